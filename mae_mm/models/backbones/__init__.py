@@ -1,0 +1,3 @@
+from .vit import MAEViT
+
+__all__ = ['MAEViT']

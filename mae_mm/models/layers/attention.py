@@ -1,0 +1,71 @@
+"""Multi-head self-attention with a fused (SDPA) path and optional relative positions."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .rel_pos import RelativePositionBias, decomposed_rel_pos
+
+
+class Attention(nn.Module):
+    """Self-attention over (B, N, D) tokens; parameters ``qkv`` and ``proj`` as in MAE/timm.
+
+    Args:
+        embed_dims (int): Token width D.
+        num_heads (int): Heads; D must be divisible by it.
+        qkv_bias (bool): Bias on the qkv projection. Defaults to True.
+        fused_attn (bool): Use ``F.scaled_dot_product_attention`` (flash / memory-efficient
+            kernels on GPUs); False computes softmax(q k^T) v explicitly. Defaults to True.
+        rel_pos_size (tuple, optional): Token grid (H, W) for ViTDet's decomposed relative
+            positions ``rel_pos_h`` / ``rel_pos_w`` (zero-initialised). Inputs then carry no
+            class token.
+        rel_pos_bias_size (tuple, optional): Token grid (H, W) for BEiT's relative position
+            bias table (zero-initialised). Inputs then carry a class token.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
+                 fused_attn: bool = True, rel_pos_size: Optional[Tuple[int, int]] = None,
+                 rel_pos_bias_size: Optional[Tuple[int, int]] = None) -> None:
+        super().__init__()
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.scale = self.head_dims**-0.5
+        self.fused_attn = fused_attn
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.rel_pos_size = rel_pos_size
+        if rel_pos_size is not None:
+            self.rel_pos_h = nn.Parameter(torch.zeros(2 * rel_pos_size[0] - 1, self.head_dims))
+            self.rel_pos_w = nn.Parameter(torch.zeros(2 * rel_pos_size[1] - 1, self.head_dims))
+        self.rel_pos_bias = (RelativePositionBias(rel_pos_bias_size, num_heads)
+                             if rel_pos_bias_size is not None else None)
+
+    def _bias(self, q: torch.Tensor, grid: Optional[Tuple[int, int]]) -> Optional[torch.Tensor]:
+        """Additive logits bias (B or 1, heads, N, N), or None without relative positions."""
+        bias = None
+        if self.rel_pos_size is not None:
+            bias = decomposed_rel_pos(q * self.scale, self.rel_pos_h, self.rel_pos_w, grid)
+        if self.rel_pos_bias is not None:
+            rpb = self.rel_pos_bias()
+            bias = rpb if bias is None else bias + rpb
+        return bias
+
+    def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+        """x: (B, N, D) -> (B, N, D). ``grid`` is the (H, W) token grid for decomposed rel-pos."""
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # each (B, heads, N, head_dims)
+        bias = self._bias(q, grid)
+        if bias is not None:
+            bias = bias.to(q.dtype)
+        if self.fused_attn:
+            x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        else:
+            attn = (q * self.scale) @ k.transpose(-2, -1)  # (B, heads, N, N)
+            if bias is not None:
+                attn = attn + bias
+            x = attn.softmax(dim=-1) @ v
+        return self.proj(x.transpose(1, 2).reshape(b, n, d))

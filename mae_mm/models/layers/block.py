@@ -1,0 +1,102 @@
+"""Pre-norm Transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .attention import Attention
+from .drop_path import DropPath
+
+
+class Mlp(nn.Module):
+    """fc1 -> GELU -> fc2, the official parameter names."""
+
+    def __init__(self, embed_dims: int, hidden_dims: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(embed_dims, hidden_dims)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dims, embed_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class LayerScale(nn.Module):
+    """Per-channel residual scale (CaiT / BEiT), parameter ``gamma``."""
+
+    def __init__(self, embed_dims: int, init_value: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((embed_dims,), init_value))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
+def window_partition(x: torch.Tensor, window: int) -> Tuple[torch.Tensor, Tuple[int, int]]:
+    """(B, H, W, C) -> (B * nW, window * window, C), padding H, W up to multiples of window."""
+    b, h, w, c = x.shape
+    pad_h, pad_w = (window - h % window) % window, (window - w % window) % window
+    x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    hp, wp = h + pad_h, w + pad_w
+    x = x.reshape(b, hp // window, window, wp // window, window, c).transpose(2, 3)
+    return x.reshape(-1, window * window, c), (hp, wp)
+
+
+def window_unpartition(x: torch.Tensor, window: int, padded: Tuple[int, int],
+                       size: Tuple[int, int]) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: -> (B, H, W, C) with the padding removed."""
+    hp, wp = padded
+    b = x.shape[0] // ((hp // window) * (wp // window))
+    x = x.reshape(b, hp // window, wp // window, window, window, -1).transpose(2, 3)
+    return x.reshape(b, hp, wp, -1)[:, :size[0], :size[1]]
+
+
+class Block(nn.Module):
+    """Transformer block with official parameter names (norm1, attn, norm2, mlp).
+
+    Args:
+        embed_dims (int): Token width.
+        num_heads (int): Attention heads.
+        mlp_ratio (float): MLP hidden width / embed_dims. Defaults to 4.
+        qkv_bias (bool): Bias on qkv. Defaults to True.
+        drop_path (float): Stochastic depth rate of this block. Defaults to 0.
+        norm_eps (float): LayerNorm epsilon. Defaults to 1e-6 (MAE).
+        layer_scale_init (float): > 0 adds LayerScale ``ls1`` / ``ls2``. Defaults to 0 (off).
+        fused_attn (bool): See :class:`Attention`.
+        window_size (int): > 0 attends within non-overlapping windows of this size
+            (ViTDet); the input must then be a (B, H * W, D) grid with no class token.
+        rel_pos_size (tuple, optional): Grid for decomposed relative positions.
+        rel_pos_bias_size (tuple, optional): Grid for BEiT's relative position bias.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True, drop_path: float = 0.0, norm_eps: float = 1e-6,
+                 layer_scale_init: float = 0.0, fused_attn: bool = True, window_size: int = 0,
+                 rel_pos_size: Optional[Tuple[int, int]] = None,
+                 rel_pos_bias_size: Optional[Tuple[int, int]] = None) -> None:
+        super().__init__()
+        self.window_size = window_size
+        if window_size > 0 and rel_pos_size is not None:
+            rel_pos_size = (window_size, window_size)
+        self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.attn = Attention(embed_dims, num_heads, qkv_bias, fused_attn, rel_pos_size,
+                              rel_pos_bias_size)
+        self.ls1 = LayerScale(embed_dims, layer_scale_init) if layer_scale_init > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
+        self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio))
+        self.ls2 = LayerScale(embed_dims, layer_scale_init) if layer_scale_init > 0 else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def _attend(self, x: torch.Tensor, grid: Optional[Tuple[int, int]]) -> torch.Tensor:
+        if self.window_size <= 0:
+            return self.attn(x, grid)
+        b, _, d = x.shape
+        windows, padded = window_partition(x.reshape(b, grid[0], grid[1], d), self.window_size)
+        windows = self.attn(windows, (self.window_size, self.window_size))
+        return window_unpartition(windows, self.window_size, padded, grid).reshape(b, -1, d)
+
+    def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+        """x: (B, N, D) -> (B, N, D); ``grid`` (H, W) is needed for windows / rel-pos only."""
+        x = x + self.drop_path(self.ls1(self._attend(self.norm1(x), grid)))
+        return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))

@@ -1,0 +1,50 @@
+"""Masking in index form: a (B, L) 0/1 mask with a fixed count per row -> gather indices.
+
+Everything here uses static shapes (argsort + gather, no boolean indexing) and never
+reads a device value on the host, so the masked forward compiles and needs no sync.
+"""
+from typing import Tuple
+
+import torch
+
+
+def num_masked_patches(num_patches: int, mask_ratio: float) -> int:
+    """The paper's fixed count of masked patches: ``round(L * mask_ratio)``."""
+    if not 0.0 < mask_ratio < 1.0:
+        raise ValueError(f'mask_ratio must lie in (0, 1), got {mask_ratio}; the paper uses 0.75')
+    return int(round(num_patches * mask_ratio))
+
+
+def random_mask(batch: int, num_patches: int, num_masked: int, device=None) -> torch.Tensor:
+    """Per-sample uniform mask, (B, L) float, exactly ``num_masked`` ones (1 = masked) a row."""
+    noise = torch.rand(batch, num_patches, device=device)
+    ranks = noise.argsort(dim=1).argsort(dim=1)  # rank of each position in the noise
+    return (ranks >= num_patches - num_masked).float()
+
+
+def mask_to_ids(mask: torch.Tensor, num_masked: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Indices that put visible patches first, and their inverse.
+
+    Args:
+        mask (Tensor): (B, L), 1 = masked, ``num_masked`` ones in every row.
+        num_masked (int): The count every row must have (checked; asynchronously on GPUs).
+
+    Returns:
+        tuple: ``ids_keep`` (B, L - num_masked), the visible positions in ascending order,
+        and ``ids_restore`` (B, L): the place of each original position in the
+        (visible first, then masked) order.
+    """
+    if mask.is_cuda:
+        torch._assert_async(torch.all(mask.sum(dim=1) == num_masked))
+    elif not torch.all(mask.sum(dim=1) == num_masked):
+        raise ValueError(f'each mask row must have {num_masked} masked patches (the model\'s '
+                         f'mask_ratio), got {mask.sum(dim=1).tolist()}; set the masking '
+                         f'transform\'s mask_ratio to the backbone\'s')
+    ids_shuffle = torch.argsort(mask, dim=1, stable=True)  # visible (0) first, then masked
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    return ids_shuffle[:, :mask.shape[1] - num_masked], ids_restore
+
+
+def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Select tokens: x (B, L, D), ids (B, K) -> (B, K, D)."""
+    return torch.gather(x, 1, ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))

@@ -1,0 +1,34 @@
+"""Image -> non-overlapping patch tokens (a strided convolution named ``proj``)."""
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+
+class PatchEmbed(nn.Module):
+    """(B, C, H, W) -> (B, H/p * W/p, D), patches in row-major order.
+
+    Args:
+        img_size (int | tuple): Expected input size (H, W); must be divisible by ``patch_size``.
+        patch_size (int): Patch side p.
+        in_channels (int): Image channels C.
+        embed_dims (int): Token width D.
+    """
+
+    def __init__(self, img_size, patch_size: int, in_channels: int, embed_dims: int) -> None:
+        super().__init__()
+        img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        if img_size[0] % patch_size or img_size[1] % patch_size:
+            raise ValueError(f'img_size {img_size} is not divisible by patch_size {patch_size}; '
+                             f'use a multiple of {patch_size} (e.g. 224 for patch 16)')
+        self.img_size = img_size
+        self.patch_size = patch_size
+        self.grid_size: Tuple[int, int] = (img_size[0] // patch_size, img_size[1] // patch_size)
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.proj = nn.Conv2d(in_channels, embed_dims, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] % self.patch_size or x.shape[-1] % self.patch_size:
+            raise ValueError(f'input of size {tuple(x.shape[-2:])} is not divisible by the patch '
+                             f'size {self.patch_size}; resize or pad it to a multiple')
+        return self.proj(x).flatten(2).transpose(1, 2)

@@ -1,0 +1,75 @@
+"""Relative position terms for attention logits (both zero-initialised at transfer time).
+
+- Decomposed (ViTDet / MViTv2): separate height and width tables ``rel_pos_h``,
+  ``rel_pos_w`` of shape (2 * size - 1, head_dims), applied through the query.
+- Bias table (BEiT): one learned scalar per head and relative offset,
+  ``relative_position_bias_table``, with three extra entries for the class token.
+"""
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _table_for(q_size: int, k_size: int, table: torch.Tensor) -> torch.Tensor:
+    """Entries of ``table`` for every (query, key) pair along one axis: (q, k, C)."""
+    span = 2 * max(q_size, k_size) - 1
+    if table.shape[0] != span:  # a table trained at another resolution: interpolate it
+        table = F.interpolate(table.t()[None], size=span, mode='linear')[0].t()
+    q_scale, k_scale = max(k_size / q_size, 1.0), max(q_size / k_size, 1.0)
+    offsets = (torch.arange(q_size, device=table.device)[:, None] * q_scale
+               - torch.arange(k_size, device=table.device)[None, :] * k_scale
+               + (k_size - 1) * k_scale)
+    return table[offsets.long()]
+
+
+def decomposed_rel_pos(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torch.Tensor,
+                       size: Tuple[int, int]) -> torch.Tensor:
+    """Additive attention bias from decomposed relative positions.
+
+    Args:
+        q (Tensor): Queries (B, heads, H * W, C), unscaled.
+        rel_pos_h, rel_pos_w (Tensor): Tables (2H - 1, C) and (2W - 1, C).
+        size (tuple): The token grid (H, W).
+
+    Returns:
+        Tensor: (B, heads, H * W, H * W) to add to the attention logits.
+    """
+    h, w = size
+    b, heads, _, c = q.shape
+    r_q = q.reshape(b, heads, h, w, c)
+    bias_h = torch.einsum('bnhwc,hkc->bnhwk', r_q, _table_for(h, h, rel_pos_h))  # (.., h, w, kh)
+    bias_w = torch.einsum('bnhwc,wkc->bnhwk', r_q, _table_for(w, w, rel_pos_w))  # (.., h, w, kw)
+    bias = bias_h[..., :, None] + bias_w[..., None, :]  # (b, n, h, w, kh, kw)
+    return bias.reshape(b, heads, h * w, h * w)
+
+
+class RelativePositionBias(nn.Module):
+    """BEiT's per-head bias for every pair of tokens of a (H, W) grid plus a class token.
+
+    Args:
+        grid_size (tuple): The token grid (H, W).
+        num_heads (int): Attention heads.
+    """
+
+    def __init__(self, grid_size: Tuple[int, int], num_heads: int) -> None:
+        super().__init__()
+        h, w = grid_size
+        num_offsets = (2 * h - 1) * (2 * w - 1)
+        # 3 more entries: cls -> token, token -> cls, cls -> cls
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(num_offsets + 3, num_heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij'))
+        coords = coords.flatten(1)  # (2, h*w)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # (hw, hw, 2)
+        flat = (rel[..., 0] + h - 1) * (2 * w - 1) + (rel[..., 1] + w - 1)
+        index = torch.full((h * w + 1, h * w + 1), num_offsets + 2, dtype=torch.long)
+        index[1:, 1:] = flat
+        index[0, 1:] = num_offsets
+        index[1:, 0] = num_offsets + 1
+        self.register_buffer('relative_position_index', index, persistent=False)
+
+    def forward(self) -> torch.Tensor:
+        """The bias, (1, heads, 1 + H * W, 1 + H * W)."""
+        bias = self.relative_position_bias_table[self.relative_position_index]  # (N, N, heads)
+        return bias.permute(2, 0, 1).unsqueeze(0)

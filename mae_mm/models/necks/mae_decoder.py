@@ -1,0 +1,83 @@
+"""MAE's lightweight decoder: visible latents + mask tokens -> per-patch pixel predictions."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from mae_mm.registry import MODELS
+from ..layers import Block, gather_tokens, sincos_pos_embed_2d
+
+
+@MODELS.register_module()
+class MAEDecoder(BaseModule):
+    """Decoder with the official parameter names (``decoder_embed``, ``mask_token``,
+    ``decoder_pos_embed``, ``decoder_blocks``, ``decoder_norm``, ``decoder_pred``).
+
+    Args:
+        num_patches (int): Patches per image L (a square grid).
+        patch_size (int): Patch side p.
+        in_channels (int): Image channels C; predictions have p * p * C values.
+        embed_dims (int): Encoder width.
+        decoder_embed_dims (int): Decoder width. Defaults to 512 (paper).
+        decoder_depth (int): Decoder blocks. Defaults to 8 (paper).
+        decoder_num_heads (int): Decoder heads. Defaults to 16.
+        mlp_ratio (float): MLP width / decoder width. Defaults to 4.
+        norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
+        fused_attn (bool): Fused attention kernels. Defaults to True.
+    """
+
+    def __init__(self, num_patches: int, patch_size: int, in_channels: int = 3,
+                 embed_dims: int = 768, decoder_embed_dims: int = 512, decoder_depth: int = 8,
+                 decoder_num_heads: int = 16, mlp_ratio: float = 4.0, norm_eps: float = 1e-6,
+                 fused_attn: bool = True, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        side = int(num_patches**0.5)
+        if side * side != num_patches:
+            raise ValueError(f'num_patches must be a square number, got {num_patches}')
+        self.decoder_embed = nn.Linear(embed_dims, decoder_embed_dims)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dims))
+        self.decoder_pos_embed = nn.Parameter(
+            sincos_pos_embed_2d(decoder_embed_dims, (side, side)).unsqueeze(0), requires_grad=False)
+        self.decoder_blocks = nn.ModuleList([
+            Block(decoder_embed_dims, decoder_num_heads, mlp_ratio, norm_eps=norm_eps,
+                  fused_attn=fused_attn) for _ in range(decoder_depth)
+        ])
+        self.decoder_norm = nn.LayerNorm(decoder_embed_dims, eps=norm_eps)
+        self.decoder_pred = nn.Linear(decoder_embed_dims, patch_size**2 * in_channels)
+        self._init_random_weights()
+
+    def _init_random_weights(self) -> None:
+        nn.init.normal_(self.mask_token, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def init_weights(self) -> None:
+        """Weights are initialised at construction (MAE's scheme); nothing more to do."""
+        self._is_init = True
+
+    def unshuffle(self, x: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+        """Put mask tokens at the masked positions and restore the original order.
+
+        x (B, 1 + L_vis, W) -> (B, 1 + L, W); the class token stays in front.
+        """
+        b, n, w = x.shape
+        num_masked = ids_restore.shape[1] + 1 - n
+        tokens = torch.cat([x[:, 1:], self.mask_token.to(x.dtype).expand(b, num_masked, w)], dim=1)
+        return torch.cat([x[:, :1], gather_tokens(tokens, ids_restore)], dim=1)
+
+    def forward(self, x: torch.Tensor, ids_restore: Optional[torch.Tensor]) -> torch.Tensor:
+        """Latents (B, 1 + L_vis, D) -> predictions (B, L, p * p * C).
+
+        ``ids_restore`` None means the encoder already saw every patch (mask tokens in the
+        encoder): nothing is inserted.
+        """
+        x = self.decoder_embed(x)
+        if ids_restore is not None:
+            x = self.unshuffle(x, ids_restore)
+        x = x + self.decoder_pos_embed
+        for blk in self.decoder_blocks:
+            x = blk(x)
+        return self.decoder_pred(self.decoder_norm(x))[:, 1:]  # drop the class token
