@@ -12,6 +12,7 @@ from ..layers import (Block, PatchEmbed, gather_tokens, mask_to_ids, num_masked_
 
 # name -> (embed_dims, num_layers, num_heads, patch_size)
 ARCHS = {
+    'demo': (192, 6, 3, 8),  # the built-in demo / test size: 6 blocks, patch 8
     'tiny': (192, 12, 3, 16),
     'small': (384, 12, 6, 16),
     'b': (768, 12, 12, 16),
@@ -32,7 +33,7 @@ class MAEViT(BaseModule):
     returns the outputs of ``out_indices``.
 
     Args:
-        arch (str | dict): 'tiny', 'small', 'b', 'l', 'h', or a dict with ``embed_dims``,
+        arch (str | dict): 'demo', 'tiny', 'small', 'b', 'l', 'h', or a dict with ``embed_dims``,
             ``num_layers``, ``num_heads`` and optionally ``patch_size``.
         img_size (int | tuple): Input size; sets the position-embedding grid. Defaults to 224.
         patch_size (int, optional): Patch side; defaults to the arch's (16, or 14 for 'h').

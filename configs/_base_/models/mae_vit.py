@@ -1,0 +1,19 @@
+# MAE with a ViT-B/16 encoder and the paper's 8 x 512 decoder. Size variants change `arch`
+# (and `patch_size` for ViT-H/14); the decoder and head take their sizes from the backbone.
+img_size = 224
+patch_size = 16
+mask_ratio = 0.75
+model = dict(
+    type='mae_mm.MAE',
+    data_preprocessor=dict(
+        type='ImgDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(
+        type='mae_mm.MAEViT', arch='b', img_size=img_size, patch_size=patch_size,
+        mask_ratio=mask_ratio),
+    neck=dict(
+        type='mae_mm.MAEDecoder', decoder_embed_dims=512, decoder_depth=8, decoder_num_heads=16),
+    head=dict(type='mae_mm.MAEHead', norm_pix=True),
+)

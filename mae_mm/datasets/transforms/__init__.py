@@ -1,0 +1,3 @@
+from .masking import BlockMasking, GridMasking, RandomMasking
+
+__all__ = ['BlockMasking', 'GridMasking', 'RandomMasking']

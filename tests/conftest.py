@@ -1,0 +1,62 @@
+"""Shared fixtures: a real tiny pretraining run through tools/train.py, reused by the suite."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PRETRAIN_DEMO = osp.join(REPO, 'configs', 'demo', 'mae_vit-tiny_pretrain_demo.py')
+PRETRAIN_EPOCHS = 8  # 6 iterations an epoch on the 86 built-in images at batch 16
+
+
+def run_tool(script: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``tools/<script>`` with this interpreter from the repo root; fail with its output."""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', script), *args], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f'tools/{script} {" ".join(args)} failed ({proc.returncode}):\n'
+                    f'{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}')
+    return proc
+
+
+def read_scalars(work_dir: str) -> list:
+    """The per-log-step records that mmengine's LocalVisBackend wrote in a run's work dir."""
+    paths = [osp.join(root, f) for root, _, files in os.walk(work_dir) for f in files
+             if f == 'scalars.json']
+    assert paths, f'no scalars.json under {work_dir}'
+    with open(sorted(paths)[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@pytest.fixture(scope='session')
+def demo_images(tmp_path_factory) -> str:
+    """The built-in image set, written once per session."""
+    from mae_mm.datasets.builtin import make_demo_images
+    path = str(tmp_path_factory.mktemp('demo_images'))
+    make_demo_images(path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def tiny_pretrain_run(tmp_path_factory, demo_images) -> str:
+    """Work dir of a real MAE pretraining run of the demo config (48 iterations)."""
+    work_dir = str(tmp_path_factory.mktemp('pretrain'))
+    run_tool('train.py', PRETRAIN_DEMO, '--work-dir', work_dir, '--cfg-options',
+             f'train_cfg.max_epochs={PRETRAIN_EPOCHS}',
+             f'train_dataloader.dataset.data_root={demo_images}',
+             'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=4',
+             'custom_hooks.0.interval=4', 'train_dataloader.num_workers=0',
+             'train_dataloader.persistent_workers=False', 'train_dataloader.prefetch_factor=None')
+    return work_dir
+
+
+@pytest.fixture(scope='session')
+def tiny_pretrain_ckpt(tiny_pretrain_run) -> str:
+    """Path of the final checkpoint of :func:`tiny_pretrain_run` (keys backbone.* / neck.*)."""
+    path = osp.join(tiny_pretrain_run, f'epoch_{PRETRAIN_EPOCHS}.pth')
+    assert osp.isfile(path), f'{path} was not written'
+    return path
