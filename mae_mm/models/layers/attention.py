@@ -49,7 +49,7 @@ class Attention(nn.Module):
         if self.rel_pos_size is not None:
             bias = decomposed_rel_pos(q * self.scale, self.rel_pos_h, self.rel_pos_w, grid)
         if self.rel_pos_bias is not None:
-            rpb = self.rel_pos_bias()
+            rpb = self.rel_pos_bias(grid)
             bias = rpb if bias is None else bias + rpb
         return bias
 

@@ -5,7 +5,7 @@
 - Bias table (BEiT): one learned scalar per head and relative offset,
   ``relative_position_bias_table``, with three extra entries for the class token.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -48,28 +48,43 @@ def decomposed_rel_pos(q: torch.Tensor, rel_pos_h: torch.Tensor, rel_pos_w: torc
 class RelativePositionBias(nn.Module):
     """BEiT's per-head bias for every pair of tokens of a (H, W) grid plus a class token.
 
+    On another grid (whole-image inference on a larger image) each pair keeps its learned
+    offset's bias; offsets beyond the trained span take the bias of the span's edge.
+
     Args:
-        grid_size (tuple): The token grid (H, W).
+        grid_size (tuple): The token grid (H, W) the table is learned for.
         num_heads (int): Attention heads.
     """
 
     def __init__(self, grid_size: Tuple[int, int], num_heads: int) -> None:
         super().__init__()
+        self.grid_size = tuple(grid_size)
         h, w = grid_size
         num_offsets = (2 * h - 1) * (2 * w - 1)
         # 3 more entries: cls -> token, token -> cls, cls -> cls
         self.relative_position_bias_table = nn.Parameter(torch.zeros(num_offsets + 3, num_heads))
-        coords = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij'))
-        coords = coords.flatten(1)  # (2, h*w)
-        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # (hw, hw, 2)
-        flat = (rel[..., 0] + h - 1) * (2 * w - 1) + (rel[..., 1] + w - 1)
-        index = torch.full((h * w + 1, h * w + 1), num_offsets + 2, dtype=torch.long)
-        index[1:, 1:] = flat
+        self.register_buffer('relative_position_index', self._index(self.grid_size),
+                             persistent=False)
+
+    def _index(self, grid: Tuple[int, int]) -> torch.Tensor:
+        """Table row of every (query, key) pair of a ``grid`` plus class token: (N, N), long."""
+        h, w = self.grid_size
+        num_offsets = (2 * h - 1) * (2 * w - 1)
+        coords = torch.stack(torch.meshgrid(torch.arange(grid[0]), torch.arange(grid[1]),
+                                            indexing='ij')).flatten(1)  # (2, n)
+        rel = coords[:, :, None] - coords[:, None, :]  # (2, n, n)
+        dy, dx = rel[0].clamp(-(h - 1), h - 1), rel[1].clamp(-(w - 1), w - 1)
+        n = coords.shape[1]
+        index = torch.full((n + 1, n + 1), num_offsets + 2, dtype=torch.long)
+        index[1:, 1:] = (dy + h - 1) * (2 * w - 1) + (dx + w - 1)
         index[0, 1:] = num_offsets
         index[1:, 0] = num_offsets + 1
-        self.register_buffer('relative_position_index', index, persistent=False)
+        return index
 
-    def forward(self) -> torch.Tensor:
-        """The bias, (1, heads, 1 + H * W, 1 + H * W)."""
-        bias = self.relative_position_bias_table[self.relative_position_index]  # (N, N, heads)
+    def forward(self, grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+        """The bias for a (H, W) ``grid`` (default: the trained one), (1, heads, 1 + HW, 1 + HW)."""
+        index = self.relative_position_index
+        if grid is not None and tuple(grid) != self.grid_size:
+            index = self._index(tuple(grid)).to(index.device)
+        bias = self.relative_position_bias_table[index]  # (N, N, heads)
         return bias.permute(2, 0, 1).unsqueeze(0)
