@@ -62,7 +62,8 @@ class MAEViT(BaseModule):
         layer_scale_init (float): > 0 adds LayerScale with this initial value.
         fused_attn (bool): ``F.scaled_dot_product_attention`` (True) or plain math.
         with_cp (bool): Activation checkpointing per block (saves memory, costs a re-forward).
-        frozen_stages (int): Freeze the patch embedding (>= 0) and the first N blocks.
+        frozen_stages (int): Freeze the patch embedding (>= 0) and the first N blocks;
+            ``num_layers`` freezes the whole encoder with its final norm (linear probing).
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads any
             checkpoint format mae_mm reads, strictly (see ``mae_mm.checkpoint``).
     """
@@ -87,6 +88,9 @@ class MAEViT(BaseModule):
         self.out_indices = self._parse_out_indices(out_indices)
         self.with_cls_token = with_cls_token
         self.with_cp = with_cp
+        if not -1 <= frozen_stages <= self.num_layers:
+            raise ValueError(f'frozen_stages must lie in [-1, {self.num_layers}] (-1: nothing '
+                             f'frozen, {self.num_layers}: the whole encoder), got {frozen_stages}')
         self.frozen_stages = frozen_stages
         self.mask_tokens_in_encoder = mask_tokens_in_encoder
         self.dense_only = window_size > 0 or use_rel_pos or use_rel_pos_bias
@@ -156,6 +160,8 @@ class MAEViT(BaseModule):
         if self.frozen_stages < 0:
             return
         frozen = [self.patch_embed, *self.blocks[:self.frozen_stages]]
+        if self.frozen_stages >= self.num_layers:  # linear probing: the final norm is frozen too
+            frozen += [getattr(self, n) for n in ('norm', 'fc_norm') if hasattr(self, n)]
         for p in [p for m in frozen for p in m.parameters()] + [self.pos_embed, self.cls_token]:
             if p is not None:
                 p.requires_grad = False
