@@ -1,0 +1,209 @@
+"""Strict loading of any supported checkpoint into a backbone with official names (``MAEViT``).
+
+What may differ between a checkpoint and the backbone is decided from the backbone itself:
+
+- dropped and reported: the pretraining decoder (``mask_token``, ``decoder_*``), the source
+  model's other parts (classifier heads, necks), and encoder tensors whose module this backbone
+  does not have (``norm`` when it pools through ``fc_norm`` or has ``final_norm=False``,
+  ``fc_norm`` of a fine-tuned model, ``cls_token`` without a class token, the ablation's
+  ``encoder_mask_token``);
+- resized: ``pos_embed`` to the backbone's patch grid (bicubic), its class row dropped when the
+  backbone's embedding has none;
+- new, kept at their initial values and logged: parameters of modules that downstream models add
+  (``LayerScale``, relative position tables of ``Attention`` and ``RelativePositionBias``, and
+  the pooling / final norm the checkpoint has under the other name).
+
+Anything else, a missing or unexpected key or a shape that does not fit, is an error.
+"""
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Set, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+from mae_mm.models.layers import Attention, LayerScale, RelativePositionBias
+from mae_mm.models.layers.pos_embed import resize_pos_embed
+from .formats import ConvertedCheckpoint, read_checkpoint
+from .writers import num_extra_tokens
+
+Shape = Tuple[int, ...]
+
+
+class CheckpointKeyError(KeyError):
+    """A KeyError whose message prints as written (KeyError quotes its argument)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_backbone_checkpoint` did.
+
+    Attributes:
+        source_format (str): The detected format of the checkpoint.
+        loaded (list): Backbone keys set from the checkpoint.
+        new_keys (list): Backbone keys the checkpoint lacks that downstream models add;
+            they keep their initial values.
+        dropped (dict): Reason -> checkpoint keys (official names) that were not loaded.
+        resized (dict): Key -> (checkpoint shape, backbone shape).
+    """
+    source_format: str
+    loaded: List[str] = field(default_factory=list)
+    new_keys: List[str] = field(default_factory=list)
+    dropped: Dict[str, List[str]] = field(default_factory=dict)
+    resized: Dict[str, Tuple[Shape, Shape]] = field(default_factory=dict)
+
+
+def _has_module(keys, name: str) -> bool:
+    return any(k == name or k.startswith(name + '.') for k in keys)
+
+
+def _drop_unused(state: dict, own: dict, report: LoadReport) -> None:
+    """Remove encoder tensors of modules this backbone does not have (known cases only)."""
+    reasons = {
+        'norm': 'final norm unused by this backbone (it pools through fc_norm or has no final norm)',
+        'fc_norm': 'pooled-feature norm of a classifier, unused by this backbone',
+        'cls_token': 'class token, unused by this backbone (with_cls_token=False)',
+        'encoder_mask_token': 'mask token of the encoder ablation (pretraining only)',
+    }
+    for name, reason in reasons.items():
+        if _has_module(state, name) and not _has_module(own, name):
+            keys = [k for k in state if k == name or k.startswith(name + '.')]
+            report.dropped[reason] = keys
+            for k in keys:
+                del state[k]
+
+
+def _fit_pos_embed(state: dict, backbone: nn.Module, report: LoadReport) -> None:
+    """Resize the checkpoint's ``pos_embed`` to the backbone's grid and class-token rows."""
+    if 'pos_embed' not in state or not hasattr(backbone, 'pos_embed'):
+        return
+    src, dst = state['pos_embed'], backbone.pos_embed
+    grid = tuple(backbone.patch_embed.grid_size)
+    src_extra, dst_extra = num_extra_tokens(src), dst.shape[1] - grid[0] * grid[1]
+    if dst_extra not in (0, src_extra):
+        raise ValueError(f'pos_embed: the checkpoint has {src_extra} class-token rows, the '
+                         f'backbone {dst_extra}; build the backbone with a class token')
+    fitted = resize_pos_embed(src, grid, src_extra)[:, src_extra - dst_extra:]
+    if fitted.shape != src.shape:
+        report.resized['pos_embed'] = (tuple(src.shape), tuple(fitted.shape))
+    state['pos_embed'] = fitted
+
+
+def downstream_added_keys(backbone: nn.Module, state: dict) -> Set[str]:
+    """Backbone keys that may be absent from a checkpoint: parameters of modules a downstream
+    model adds to the pretrained ViT, found by their type, plus the norm the checkpoint has
+    under the other name (``fc_norm`` for ``norm`` and the reverse)."""
+    allowed = set()
+    for prefix, module in backbone.named_modules():
+        dot = prefix + '.' if prefix else ''
+        if isinstance(module, (LayerScale, RelativePositionBias)):
+            allowed |= {dot + name for name, _ in module.named_parameters()}
+        elif isinstance(module, Attention):  # its own tensors besides qkv / proj: rel-pos tables
+            allowed |= {dot + name for name, _ in module.named_parameters(recurse=False)}
+    own = backbone.state_dict()
+    for new, old in (('fc_norm', 'norm'), ('norm', 'fc_norm')):
+        if _has_module(own, new) and _has_module(state, old) and not _has_module(state, new):
+            allowed |= {k for k in own if k.startswith(new + '.')}
+    return allowed & set(own)
+
+
+def _span(ids: List[int]) -> str:
+    """[0, 1, 2] -> '{0-2}', [3, 7] -> '{3,7}', [4] -> '4'."""
+    ids = sorted(ids)
+    if len(ids) == 1:
+        return str(ids[0])
+    if ids == list(range(ids[0], ids[-1] + 1)):
+        return f'{{{ids[0]}-{ids[-1]}}}'
+    return '{' + ','.join(map(str, ids)) + '}'
+
+
+def _compact(keys) -> str:
+    """Key names with block numbers folded: 'blocks.{0-11}.ls1.gamma, norm.weight'."""
+    groups: Dict[str, List[int]] = {}
+    for key in keys:
+        match = re.fullmatch(r'(\w*blocks)\.(\d+)\.(.+)', key)
+        if match:
+            groups.setdefault(f'{match.group(1)}.{{}}.{match.group(3)}', []).append(int(match.group(2)))
+        else:
+            groups[key] = []
+    return ', '.join(name.format(_span(ids)) if ids else name for name, ids in sorted(groups.items()))
+
+
+def _describe(state: dict) -> str:
+    """The architecture a checkpoint's encoder implies, to put next to a mismatch."""
+    proj = state.get('patch_embed.proj.weight')
+    blocks = {int(m.group(1)) for k in state for m in [re.match(r'blocks\.(\d+)\.', k)] if m}
+    dims = f'embed_dims={proj.shape[0]}, patch_size={proj.shape[-1]}, ' if proj is not None else ''
+    return f'{dims}num_layers={len(blocks)}'
+
+
+def _check(state: dict, own: dict, allowed: Set[str], source: str, backbone: nn.Module) -> None:
+    missing = sorted(set(own) - set(state) - allowed)
+    unexpected = sorted(set(state) - set(own))
+    wrong = [f'{k}: checkpoint {tuple(state[k].shape)} vs backbone {tuple(own[k].shape)}'
+             for k in sorted(set(state) & set(own)) if state[k].shape != own[k].shape]
+    if not (missing or unexpected or wrong):
+        return
+    lines = [f'checkpoint {source} does not fit {type(backbone).__name__} '
+             f'(the checkpoint implies {_describe(state)}):']
+    if missing:
+        lines.append(f'  missing in the checkpoint: {missing}')
+    if unexpected:
+        lines.append(f'  unexpected in the checkpoint: {unexpected}')
+    if wrong:
+        lines.append(f'  shape mismatches: {wrong}')
+    lines.append('Fix: build the backbone with the checkpoint\'s arch (embed_dims, num_layers, '
+                 'num_heads, patch_size, qkv_bias, layer_scale_init) or pass the checkpoint this '
+                 'config was written for.')
+    raise (ValueError if wrong and not (missing or unexpected) else CheckpointKeyError)(
+        '\n'.join(lines))
+
+
+def load_backbone_checkpoint(backbone: nn.Module, checkpoint: Union[str, Path, dict]) -> LoadReport:
+    """Load a checkpoint of any supported format into ``backbone`` strictly.
+
+    Args:
+        backbone (nn.Module): A backbone with official parameter names (``MAEViT``).
+        checkpoint (str | Path | dict): A file, folder, URL, or a loaded checkpoint.
+
+    Returns:
+        LoadReport: What was loaded, new, dropped and resized (also logged).
+
+    Raises:
+        KeyError: Keys missing from or unexpected in the checkpoint (listed).
+        ValueError: Tensors whose shapes do not fit the backbone (listed).
+    """
+    source = checkpoint if isinstance(checkpoint, (str, Path)) else '(in memory)'
+    ckpt: ConvertedCheckpoint = read_checkpoint(checkpoint)
+    report = LoadReport(ckpt.format)
+    if ckpt.decoder:
+        report.dropped['MAE pretraining decoder'] = sorted(ckpt.decoder)
+    if ckpt.other:
+        report.dropped["source model's other parts"] = sorted(ckpt.other)
+    state, own = dict(ckpt.encoder), backbone.state_dict()
+    _drop_unused(state, own, report)
+    _fit_pos_embed(state, backbone, report)
+    allowed = downstream_added_keys(backbone, state)
+    _check(state, own, allowed, str(source), backbone)
+    report.new_keys = sorted(set(own) - set(state))
+    report.loaded = sorted(state)
+    backbone.load_state_dict({**{k: own[k] for k in report.new_keys}, **state}, strict=True)
+    _log(report, str(source))
+    return report
+
+
+def _log(report: LoadReport, source: str) -> None:
+    print_log(f'loaded {len(report.loaded)} tensors from {source} ({report.source_format} format)',
+              logger='current')
+    if report.new_keys:
+        print_log(f'new in this backbone, kept at their initial values: {_compact(report.new_keys)}',
+                  logger='current')
+    for reason, keys in report.dropped.items():
+        print_log(f'not loaded, {reason}: {_compact(keys)}', logger='current')
+    for key, (old, new) in report.resized.items():
+        print_log(f'resized {key} {old} -> {new} (bicubic)', logger='current')
