@@ -25,7 +25,7 @@ def resize_to_img_size(ckpt: ConvertedCheckpoint, img_size: int) -> ConvertedChe
     patch grid of ``img_size`` square images; the class-token row is kept."""
     patch = ckpt.encoder['patch_embed.proj.weight'].shape[-1]
     if img_size % patch:
-        raise ValueError(f'--img-size {img_size} is not a multiple of the checkpoint\'s patch size '
+        raise ValueError(f'img_size {img_size} is not a multiple of the checkpoint\'s patch size '
                          f'{patch}; use e.g. {img_size // patch * patch}')
     grid = (img_size // patch, img_size // patch)
 
