@@ -1,0 +1,215 @@
+"""Train-step throughput, memory and utilisation of mae_mm's MAE against mmpretrain's MAE.
+
+    python tools/analysis_tools/benchmark.py configs/mae_vit-b_pretrain.py --batch 8
+    python tools/analysis_tools/benchmark.py configs/mae_vit-l_pretrain.py --batch 256 \
+        --device cuda --precision bf16 --compile --table2
+
+Both models are built at the size the config gives, fed the same device-resident synthetic
+batch and timed in alternating rounds in one process (median step time after warm-up), so
+machine noise hits both alike. Utilisation (MFU) is the analytic FLOPs of a train step
+(3 x forward; encoder on visible tokens, decoder on all) over the measured peak of a
+matrix multiply at the same precision. ``--table2`` adds the paper's Table 2: the encoder
+with mask tokens vs without, decoder depth 8 vs 1. ``--pipeline`` measures the data
+pipeline per worker and the share of the masking transform.
+"""
+import argparse
+import copy
+import json
+import os
+import resource
+import subprocess
+import sys
+from typing import Callable, Dict, Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.utils import import_modules_from_strings
+
+from mae_mm.benchmark.flops import mae_train_flops
+from mae_mm.benchmark.models import build_mmpretrain_mae, make_step, size_of
+from mae_mm.benchmark.timing import matmul_peak_flops, median, synchronize, time_steps
+
+DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark an MAE pretraining config')
+    parser.add_argument('config')
+    parser.add_argument('--batch', type=int, default=8, help='images per step')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--precision', choices=list(DTYPES), default='fp32')
+    parser.add_argument('--steps', type=int, default=5, help='timed steps per round')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
+    parser.add_argument('--rounds', type=int, default=3, help='alternating rounds')
+    parser.add_argument('--compile', action='store_true', help='torch.compile mae_mm parts')
+    parser.add_argument('--no-fused-adamw', action='store_true', help='foreach AdamW for mae_mm')
+    parser.add_argument('--plain-attn', action='store_true', help='mae_mm without SDPA')
+    parser.add_argument('--with-cp', action='store_true', help='mae_mm with activation checkpointing')
+    parser.add_argument('--no-peer', action='store_true', help='skip mmpretrain')
+    parser.add_argument('--table2', action='store_true', help="also the paper's Table 2")
+    parser.add_argument('--pipeline', action='store_true', help='also the data pipeline')
+    parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # CPU peak memory of one model
+    return parser.parse_args()
+
+
+def build_ours(cfg: Config, args, backbone: Optional[dict] = None,
+               neck: Optional[dict] = None) -> torch.nn.Module:
+    """mae_mm's MAE from the config, with the command line's options and overrides."""
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.update(backbone or {})
+    model_cfg.neck.update(neck or {})
+    model_cfg.backbone.update(fused_attn=not args.plain_attn, with_cp=args.with_cp)
+    model_cfg.neck.update(fused_attn=not args.plain_attn)
+    model_cfg.pop('data_preprocessor', None)
+    model = MODELS.build(model_cfg)
+    if args.compile:
+        model.backbone = torch.compile(model.backbone)
+        model.neck = torch.compile(model.neck)
+    return model
+
+
+def build_peer(size: dict, cfg: Config, device: torch.device) -> torch.nn.Module:
+    peer = build_mmpretrain_mae(size).to(device).train()
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    return peer
+
+
+def _plain(model):
+    """The model without torch.compile wrappers (for reading sizes)."""
+    model = copy.copy(model)
+    for part in ('backbone', 'neck'):
+        model._modules[part] = getattr(getattr(model, part), '_orig_mod', getattr(model, part))
+    return model
+
+
+def run_rounds(steps: Dict[str, Callable], args, device: torch.device) -> Dict[str, dict]:
+    """Warm each step up, then time them in alternating rounds: median seconds per step."""
+    results = {name: dict(times=[]) for name in steps}
+    for name, step in steps.items():
+        if device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats(device)
+        time_steps(step, device, args.warmup)
+        if device.type == 'cuda':
+            results[name]['peak_mem_gib'] = torch.cuda.max_memory_allocated(device) / 2**30
+    for _ in range(args.rounds):
+        for name, step in steps.items():
+            results[name]['times'] += time_steps(step, device, args.steps)
+    for r in results.values():
+        r['step_s'] = median(r.pop('times'))
+        r['img_s'] = args.batch / r['step_s']
+    return results
+
+
+def train_steps(models: Dict[str, torch.nn.Module], size: dict, args,
+                device: torch.device) -> Dict[str, Callable]:
+    """A step closure per model on one shared synthetic batch (mae_mm gets pipeline masks)."""
+    inputs = torch.randn(args.batch, 3, size['img_size'], size['img_size'], device=device)
+    return {name: make_step(m, inputs, args.precision,
+                            device.type == 'cuda' and name != 'mmpretrain' and not args.no_fused_adamw,
+                            name != 'mmpretrain')[0]
+            for name, m in models.items()}
+
+
+def cpu_peak_memory(args, name: str) -> float:
+    """Peak resident memory (GiB) of training one model, measured in a fresh process."""
+    cmd = [sys.executable, __file__, args.config, '--batch', str(args.batch), '--device', 'cpu',
+           '--precision', args.precision, '--memory-child', name]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def memory_child(cfg: Config, args) -> None:
+    """Child process: build one model, run two steps, print its peak RSS increase in GiB."""
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ours = build_ours(cfg, args)
+    size = size_of(cfg.model, _plain(ours))
+    model = ours if args.memory_child == 'mae_mm' else build_peer(size, cfg, torch.device('cpu'))
+    del ours
+    step = train_steps({args.memory_child: model}, size, args, torch.device('cpu'))[args.memory_child]
+    step()
+    step()
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 2**20)
+
+
+def table2(cfg: Config, args, device: torch.device) -> list:
+    """The paper's Table 2: train time of mask-token vs visible-only encoders, decoder 8 / 1."""
+    rows = []
+    size = size_of(cfg.model, _plain(build_ours(cfg, args)))
+    for depth in sorted({size['decoder_depth'], 1}, reverse=True):
+        variants = {
+            'mask_tokens': build_ours(cfg, args, backbone=dict(mask_tokens_in_encoder=True),
+                                      neck=dict(decoder_depth=depth)),
+            'visible_only': build_ours(cfg, args, neck=dict(decoder_depth=depth)),
+        }
+        variants = {k: v.to(device).train() for k, v in variants.items()}
+        res = run_rounds(train_steps(variants, size, args, device), args, device)
+        rows.append(dict(decoder_depth=depth, mask_token_step_s=res['mask_tokens']['step_s'],
+                         visible_step_s=res['visible_only']['step_s'],
+                         speedup=res['mask_tokens']['step_s'] / res['visible_only']['step_s']))
+        del variants
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    import_modules_from_strings(**cfg.get('custom_imports', {}))
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    if args.memory_child:
+        memory_child(cfg, args)
+        return
+    device = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    models = {'mae_mm': build_ours(cfg, args).to(device).train()}
+    size = size_of(cfg.model, _plain(models['mae_mm']))
+    if not args.no_peer:
+        models['mmpretrain'] = build_peer(size, cfg, device)
+    results = run_rounds(train_steps(models, size, args, device), args, device)
+    if device.type == 'cpu':
+        for name in results:
+            results[name]['peak_mem_gib'] = cpu_peak_memory(args, name)
+    flops = mae_train_flops(size['num_patches'], size['num_masked'], size['patch_size'], 3,
+                            size['embed_dims'], size['num_layers'], size['decoder_dims'],
+                            size['decoder_depth'])
+    peak = matmul_peak_flops(device, DTYPES[args.precision])
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({os.cpu_count()} cores)'
+    print(f'\n{args.config}: batch {args.batch}, {args.precision}, {name}, '
+          f'compile={args.compile}; train step {flops / 1e9:.1f} GFLOP/img, '
+          f'device matmul peak {peak / 1e12:.2f} TFLOP/s')
+    print(f'{"model":<12}{"img/s":>10}{"step s":>10}{"MFU %":>8}{"peak GiB":>10}')
+    for model_name, r in results.items():
+        r['mfu'] = r['img_s'] * flops / peak
+        print(f'{model_name:<12}{r["img_s"]:>10.1f}{r["step_s"]:>10.3f}{100 * r["mfu"]:>8.1f}'
+              f'{r.get("peak_mem_gib", float("nan")):>10.2f}')
+    if 'mmpretrain' in results:
+        ours, peer = results['mae_mm'], results['mmpretrain']
+        mem_ratio = ours['peak_mem_gib'] / max(peer['peak_mem_gib'], 1e-9)
+        print(f'speed ratio mae_mm / mmpretrain: {ours["img_s"] / peer["img_s"]:.3f}x; '
+              f'memory ratio: {mem_ratio:.3f}x')
+    out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
+               compile=args.compile, gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
+               results={k: {kk: vv for kk, vv in v.items() if kk != 'times'} for k, v in results.items()})
+    if args.table2:
+        rows = table2(cfg, args, device)
+        print("\nTable 2 (paper): training time, encoder with mask tokens vs visible patches only")
+        print(f'{"decoder depth":<15}{"w/ [M] s":>10}{"w/o [M] s":>11}{"speedup":>9}')
+        for r in rows:
+            print(f'{r["decoder_depth"]:<15}{r["mask_token_step_s"]:>10.3f}'
+                  f'{r["visible_step_s"]:>11.3f}{r["speedup"]:>8.2f}x')
+        out['table2'] = rows
+    if args.pipeline:
+        from mae_mm.benchmark.pipeline import pipeline_throughput
+        out['pipeline'] = pipeline_throughput(cfg)
+        p = out['pipeline']
+        print(f'\ndata pipeline, one worker: {p["img_s"]:.1f} img/s; masking transform '
+              f'{100 * p["mask_share"]:.2f}% of it')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
