@@ -188,7 +188,7 @@ def load_backbone_checkpoint(backbone: nn.Module, checkpoint: Union[str, Path, d
     state, own = dict(ckpt.encoder), backbone.state_dict()
     _drop_unused(state, own, report)
     _fit_pos_embed(state, backbone, report)
-    allowed = downstream_added_keys(backbone, state)
+    allowed = downstream_added_keys(backbone, ckpt.encoder)
     _check(state, own, allowed, str(source), backbone)
     report.new_keys = sorted(set(own) - set(state))
     report.loaded = sorted(state)

@@ -1,0 +1,25 @@
+"""Tiny models shared by the checkpoint tests (imported by name: this folder is on sys.path)."""
+import torch
+
+from mae_mm.models import MAE
+
+TINY = dict(embed_dims=32, num_layers=2, num_heads=4, patch_size=8)
+
+
+def tiny_mae(img_size: int = 32, **backbone) -> MAE:
+    """mae_mm's MAE at a few thousand parameters: 2 blocks of 32, decoder 1 block of 16."""
+    torch.manual_seed(0)
+    return MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=img_size, out_type='raw',
+                             **backbone),
+               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
+                         decoder_num_heads=2),
+               head=dict(type='MAEHead', norm_pix=True)).eval()
+
+
+def randomised(model: torch.nn.Module) -> torch.nn.Module:
+    """Give every tensor (position embeddings and norms included) distinct random values, so
+    that a tensor mapped to the wrong place cannot go unnoticed."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.1)
+    return model

@@ -1,0 +1,110 @@
+"""Format detection and key mapping: each format read back to exactly mae_mm's tensors."""
+import re
+
+import pytest
+import torch
+from ckpt_helpers import randomised, tiny_mae
+from mmpretrain.models import VisionTransformer
+
+from mae_mm.checkpoint import detect_format, read_checkpoint
+from mae_mm.models import MAEViT
+
+HF_LAYER = {'norm1': 'layernorm_before', 'norm2': 'layernorm_after',
+            'attn.proj': 'attention.output.dense', 'mlp.fc1': 'intermediate.dense',
+            'mlp.fc2': 'output.dense'}
+
+
+def to_hf(official: dict) -> dict:
+    """Hugging Face ViTMAEForPreTraining names for an official state dict, written out by hand
+    from transformers' modeling_vit_mae.py (transformers itself must not be installed)."""
+    out = {}
+    for name, value in official.items():
+        m = re.fullmatch(r'(decoder_blocks|blocks)\.(\d+)\.(\w+(?:\.\w+)?)\.(weight|bias)', name)
+        if m:
+            layers = 'decoder.decoder_layers' if m.group(1) == 'decoder_blocks' else 'vit.encoder.layer'
+            base, part, kind = f'{layers}.{m.group(2)}', m.group(3), m.group(4)
+            if part == 'attn.qkv':
+                for qkv, chunk in zip(('query', 'key', 'value'), value.chunk(3, dim=0)):
+                    out[f'{base}.attention.attention.{qkv}.{kind}'] = chunk
+            else:
+                out[f'{base}.{HF_LAYER[part]}.{kind}'] = value
+        elif name in ('mask_token', 'decoder_pos_embed') or name.startswith('decoder_'):
+            out['decoder.' + name] = value
+        else:
+            top = {'cls_token': 'vit.embeddings.cls_token',
+                   'pos_embed': 'vit.embeddings.position_embeddings',
+                   'patch_embed.proj.weight': 'vit.embeddings.patch_embeddings.projection.weight',
+                   'patch_embed.proj.bias': 'vit.embeddings.patch_embeddings.projection.bias',
+                   'norm.weight': 'vit.layernorm.weight', 'norm.bias': 'vit.layernorm.bias'}
+            out[top[name]] = value
+    return out
+
+
+def official_of(mae) -> dict:
+    """The official flat names of a mae_mm MAE: its backbone and neck without prefixes."""
+    return {k.split('.', 1)[1]: v for k, v in mae.state_dict().items()}
+
+
+def assert_same_tensors(got: dict, want: dict) -> None:
+    assert sorted(got) == sorted(want)
+    for k in want:
+        assert torch.equal(got[k], want[k]), k
+
+
+@pytest.mark.parametrize('fmt', ['mae_mm', 'official', 'timm', 'hf'])
+def test_each_format_reads_back_to_the_same_encoder_and_decoder(mae, fmt):
+    official = official_of(mae)
+    saved = {'mae_mm': {'state_dict': mae.state_dict(), 'meta': {}},
+             'official': {'model': official},
+             'timm': official,
+             'hf': to_hf(official)}[fmt]
+    ckpt = read_checkpoint(saved)
+    assert ckpt.format == fmt
+    assert_same_tensors(ckpt.encoder, mae.backbone.state_dict())
+    assert_same_tensors(ckpt.decoder, mae.neck.state_dict())
+    assert ckpt.other == {}
+
+
+def test_hf_checkpoint_gives_the_same_reconstruction(mae):
+    ckpt = read_checkpoint(to_hf(official_of(mae)))
+    other = tiny_mae()
+    other.backbone.load_state_dict(ckpt.encoder, strict=True)
+    other.neck.load_state_dict(ckpt.decoder, strict=True)
+    x, mask = torch.randn(2, 3, 32, 32), torch.zeros(2, 16)
+    mask[:, ::4] = 1
+    mask[:, 1::4] = 1
+    mask[:, 2::4] = 1
+    latent, _, ids = mae.backbone(x, mask)
+    latent2, _, ids2 = other.backbone(x, mask)
+    assert torch.equal(mae.neck(latent, ids), other.neck(latent2, ids2))
+
+
+def test_mmpretrain_layer_scale_and_pooling_norm_map_to_official_names():
+    torch.manual_seed(0)
+    peer = randomised(VisionTransformer(
+        arch=dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=128),
+        img_size=32, patch_size=8, layer_scale_init_value=0.1, out_type='avg_featmap',
+        final_norm=False, norm_cfg=dict(type='LN', eps=1e-6)))
+    peer.eval()
+    sd = {'backbone.' + k: v for k, v in peer.state_dict().items()}
+    sd['head.layers.head.weight'] = torch.zeros(10, 32)  # a classifier head: not the backbone's
+    ckpt = read_checkpoint({'state_dict': sd, 'meta': {}})
+    assert ckpt.format == 'mmpretrain' and list(ckpt.other) == ['head.layers.head.weight']
+    assert {'blocks.1.ls1.gamma', 'blocks.1.ls2.gamma', 'fc_norm.weight'} <= set(ckpt.encoder)
+    ours = MAEViT(arch=dict(embed_dims=32, num_layers=2, num_heads=4, patch_size=8), img_size=32,
+                  layer_scale_init=0.1, out_type='avg', fused_attn=False).eval()
+    ours.load_state_dict(ckpt.encoder, strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want, got = peer(x)[0], ours(x)[0]
+    assert (got - want).norm() / want.norm() < 1e-5
+
+
+def test_unconvertible_keys_are_named():
+    peer = VisionTransformer(arch=dict(embed_dims=32, num_layers=1, num_heads=4,
+                                       feedforward_channels=64), img_size=32, patch_size=8,
+                             pre_norm=True)
+    with pytest.raises(ValueError, match=r"pre_norm\.weight"):
+        read_checkpoint({'state_dict': {'backbone.' + k: v for k, v in peer.state_dict().items()}})
+    with pytest.raises(ValueError, match=r"cannot tell the checkpoint format.*'foo\.weight'"):
+        detect_format({'foo.weight': torch.zeros(1)})

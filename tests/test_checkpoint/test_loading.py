@@ -1,0 +1,121 @@
+"""The strict backbone loader: what may differ is derived from the backbone, the rest fails."""
+import logging
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from ckpt_helpers import TINY
+from mmengine.logging import MMLogger
+
+from mae_mm.checkpoint import CheckpointKeyError, load_backbone_checkpoint
+from mae_mm.models import MAEViT
+from mae_mm.models.layers import PatchEmbed
+
+
+class Records(logging.Handler):
+    """Collects the messages of mmengine's current logger."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def log():
+    logger, handler = MMLogger.get_current_instance(), Records()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
+
+
+def test_pretrain_checkpoint_into_a_dense_backbone_reports_only_the_new_parts(mae, mae_mm_file, log):
+    vit = MAEViT(arch=TINY, img_size=64, out_type='featmap', with_cls_token=False,
+                 use_rel_pos=True, window_size=4, global_attn_indexes=(1, ), layer_scale_init=0.1,
+                 final_norm=False, out_indices=(0, 1))
+    report = load_backbone_checkpoint(vit, mae_mm_file)
+    assert report.source_format == 'mae_mm'
+    assert report.new_keys == sorted(f'blocks.{i}.{name}' for i in range(2) for name in (
+        'attn.rel_pos_h', 'attn.rel_pos_w', 'ls1.gamma', 'ls2.gamma'))
+    dropped = {k for keys in report.dropped.values() for k in keys}
+    assert dropped == set(mae.neck.state_dict()) | {'norm.weight', 'norm.bias', 'cls_token'}
+    assert report.resized == {'pos_embed': ((1, 17, 32), (1, 65, 32))}  # 4x4 -> 8x8 grid
+    src = mae.backbone.state_dict()
+    for k in report.loaded:
+        if k != 'pos_embed':
+            assert torch.equal(vit.state_dict()[k], src[k]), k
+    text = '\n'.join(log)
+    assert 'blocks.{0-1}.attn.rel_pos_h' in text and 'blocks.{0-1}.ls2.gamma' in text
+    assert 'cls_token' in text and 'decoder_pred.weight' in text
+
+
+def test_avg_pooling_backbone_takes_fc_norm_as_new_and_drops_norm(mae_mm_file):
+    vit = MAEViT(arch=TINY, img_size=32, out_type='avg')
+    report = load_backbone_checkpoint(vit, mae_mm_file)
+    assert report.new_keys == ['fc_norm.bias', 'fc_norm.weight']
+    assert ['norm.weight', 'norm.bias'] in report.dropped.values()
+
+
+def test_init_cfg_pretrained_loads_through_init_weights(mae, mae_mm_file):
+    vit = MAEViT(arch=TINY, img_size=32, out_type='raw',
+                 init_cfg=dict(type='Pretrained', checkpoint=mae_mm_file))
+    vit.init_weights()
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.equal(vit(x)[0], mae.backbone(x)[0])
+
+
+@pytest.mark.parametrize('edit, error, names', [
+    (lambda sd: sd.pop('backbone.blocks.1.mlp.fc1.weight'), KeyError, ['blocks.1.mlp.fc1.weight']),
+    (lambda sd: sd.update({'backbone.blocks.0.attn.q_norm.weight': torch.ones(8)}), KeyError,
+     ['blocks.0.attn.q_norm.weight']),
+    (lambda sd: sd.update({'backbone.blocks.0.mlp.fc2.bias': torch.ones(33)}), ValueError,
+     ['blocks.0.mlp.fc2.bias: checkpoint (33,) vs backbone (32,)']),
+])
+def test_bad_checkpoints_fail_naming_the_keys(mae, edit, error, names):
+    sd = dict(mae.state_dict())
+    edit(sd)
+    vit = MAEViT(arch=TINY, img_size=32)
+    before = {k: v.clone() for k, v in vit.state_dict().items()}
+    with pytest.raises(error) as info:
+        load_backbone_checkpoint(vit, {'state_dict': sd})
+    message = str(info.value)
+    assert all(name in message for name in names) and 'Fix:' in message
+    assert all(torch.equal(v, before[k]) for k, v in vit.state_dict().items())  # nothing loaded
+
+
+def test_wrong_arch_is_a_key_error_that_describes_the_checkpoint(mae):
+    vit = MAEViT(arch=dict(TINY, num_layers=3), img_size=32)
+    with pytest.raises(CheckpointKeyError, match=r'implies embed_dims=32, patch_size=8, '
+                       r'num_layers=2[\s\S]*missing in the checkpoint: \[.blocks\.2\.'):
+        load_backbone_checkpoint(vit, {'state_dict': mae.state_dict()})
+
+
+def test_pos_embed_224_to_1024_is_bicubic_on_the_grid():
+    torch.manual_seed(0)
+    src = MAEViT(arch=dict(embed_dims=32, num_layers=1, num_heads=4, patch_size=16), img_size=224)
+    with torch.no_grad():
+        src.pos_embed.normal_()
+    dst = MAEViT(arch=dict(embed_dims=32, num_layers=1, num_heads=4, patch_size=16), img_size=1024)
+    report = load_backbone_checkpoint(dst, src.state_dict())
+    assert report.resized['pos_embed'] == ((1, 197, 32), (1, 4097, 32))
+    grid = src.pos_embed[:, 1:].reshape(1, 14, 14, 32).permute(0, 3, 1, 2)
+    want = F.interpolate(grid, size=(64, 64), mode='bicubic', align_corners=False)
+    assert torch.equal(dst.pos_embed[:, 1:], want.permute(0, 2, 3, 1).reshape(1, 4096, 32))
+    assert torch.equal(dst.pos_embed[:, :1], src.pos_embed[:, :1])
+
+
+def test_pos_embed_class_row_is_dropped_for_a_backbone_without_one():
+    """A backbone with official names whose position embedding covers the patches only."""
+    backbone = nn.Module()
+    backbone.patch_embed = PatchEmbed(32, 8, 3, 32)
+    backbone.pos_embed = nn.Parameter(torch.zeros(1, 16, 32))
+    src = MAEViT(arch=dict(embed_dims=32, num_layers=1, num_heads=4, patch_size=8), img_size=32)
+    state = {k: v for k, v in src.state_dict().items() if k.startswith(('patch_embed', 'pos_embed'))}
+    with torch.no_grad():
+        state['pos_embed'] = torch.randn(1, 17, 32)
+    report = load_backbone_checkpoint(backbone, state)
+    assert torch.equal(backbone.pos_embed, state['pos_embed'][:, 1:])
+    assert report.resized == {'pos_embed': ((1, 17, 32), (1, 16, 32))}
