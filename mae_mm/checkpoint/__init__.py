@@ -4,7 +4,7 @@
 it here at module level creates no cycle.
 """
 from .formats import FORMATS, ConvertedCheckpoint, detect_format, read_checkpoint
-from .io import load_file
+from .io import load_file, mmengine_checkpoint_globals
 from .loading import CheckpointKeyError, LoadReport, load_backbone_checkpoint
 from .writers import (WRITERS, convert_checkpoint, resize_to_img_size, to_backbone, to_mae_mm,
                       to_official)
@@ -12,5 +12,6 @@ from .writers import (WRITERS, convert_checkpoint, resize_to_img_size, to_backbo
 __all__ = [
     'FORMATS', 'WRITERS', 'CheckpointKeyError', 'ConvertedCheckpoint', 'LoadReport',
     'convert_checkpoint', 'detect_format', 'load_backbone_checkpoint', 'load_file',
+    'mmengine_checkpoint_globals',
     'read_checkpoint', 'resize_to_img_size', 'to_backbone', 'to_mae_mm', 'to_official'
 ]

@@ -10,7 +10,8 @@ mae_mm        mmengine ``{'state_dict': {'backbone.blocks.*', 'neck.decoder_*', 
 official      facebookresearch/mae ``{'model': {'blocks.*', ['mask_token', 'decoder_*']}}``
 timm          a bare state dict in the same names (timm; mae_mm's backbone-only export)
 mmpretrain    ``backbone.layers.N.ln1`` / ``ffn.layers.0.0`` ..., ``neck.decoder_blocks.N.*``
-hf            Hugging Face ``ViTMAE``: ``vit.embeddings.*``, ``vit.encoder.layer.N.*``, ``decoder.*``
+hf            Hugging Face ``ViTMAE``: ``vit.embeddings.*``, ``vit.encoder.layer.N.*``,
+              ``decoder.*``
 ============  ==================================================================================
 """
 import re
@@ -145,7 +146,8 @@ _HF_LAYER = (('layernorm_before.', 'norm1.'), ('layernorm_after.', 'norm2.'),
              ('attention.attention.query.', 'attn.q.'), ('attention.attention.key.', 'attn.k.'),
              ('attention.attention.value.', 'attn.v.'), ('attention.output.dense.', 'attn.proj.'),
              ('intermediate.dense.', 'mlp.fc1.'), ('output.dense.', 'mlp.fc2.'))
-_HF_ENCODER = (('embeddings.cls_token', 'cls_token'), ('embeddings.position_embeddings', 'pos_embed'),
+_HF_ENCODER = (('embeddings.cls_token', 'cls_token'),
+               ('embeddings.position_embeddings', 'pos_embed'),
                ('embeddings.patch_embeddings.projection.', 'patch_embed.proj.'),
                ('layernorm.', 'norm.'))
 _HF_DECODER = (('mask_token', 'mask_token'), ('decoder_pos_embed', 'decoder_pos_embed'),

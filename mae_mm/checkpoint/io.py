@@ -46,9 +46,15 @@ def _trusted_globals() -> List[Any]:
     return trusted + [getattr(dtypes, name) for name in getattr(dtypes, '__all__', ())]
 
 
+def mmengine_checkpoint_globals():
+    """Context in which ``torch.load(weights_only=True)`` also reads MMEngine training
+    checkpoints (resume), allowing exactly the data types they hold and nothing else."""
+    return torch.serialization.safe_globals(_trusted_globals())
+
+
 def _torch_load(path: str) -> Any:
     try:
-        with torch.serialization.safe_globals(_trusted_globals()):
+        with mmengine_checkpoint_globals():
             return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         # torch's message is long; keep its one line naming the refused global

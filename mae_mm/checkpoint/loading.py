@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Set, Tuple, Union
 
-import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
@@ -65,7 +64,8 @@ def _has_module(keys, name: str) -> bool:
 def _drop_unused(state: dict, own: dict, report: LoadReport) -> None:
     """Remove encoder tensors of modules this backbone does not have (known cases only)."""
     reasons = {
-        'norm': 'final norm unused by this backbone (it pools through fc_norm or has no final norm)',
+        'norm': 'final norm unused by this backbone '
+                '(it pools through fc_norm or has no final norm)',
         'fc_norm': 'pooled-feature norm of a classifier, unused by this backbone',
         'cls_token': 'class token, unused by this backbone (with_cls_token=False)',
         'encoder_mask_token': 'mask token of the encoder ablation (pretraining only)',
@@ -128,10 +128,12 @@ def _compact(keys) -> str:
     for key in keys:
         match = re.fullmatch(r'(\w*blocks)\.(\d+)\.(.+)', key)
         if match:
-            groups.setdefault(f'{match.group(1)}.{{}}.{match.group(3)}', []).append(int(match.group(2)))
+            name = f'{match.group(1)}.{{}}.{match.group(3)}'
+            groups.setdefault(name, []).append(int(match.group(2)))
         else:
             groups[key] = []
-    return ', '.join(name.format(_span(ids)) if ids else name for name, ids in sorted(groups.items()))
+    return ', '.join(name.format(_span(ids)) if ids else name
+                     for name, ids in sorted(groups.items()))
 
 
 def _describe(state: dict) -> str:
@@ -201,8 +203,8 @@ def _log(report: LoadReport, source: str) -> None:
     print_log(f'loaded {len(report.loaded)} tensors from {source} ({report.source_format} format)',
               logger='current')
     if report.new_keys:
-        print_log(f'new in this backbone, kept at their initial values: {_compact(report.new_keys)}',
-                  logger='current')
+        print_log('new in this backbone, kept at their initial values: '
+                  f'{_compact(report.new_keys)}', logger='current')
     for reason, keys in report.dropped.items():
         print_log(f'not loaded, {reason}: {_compact(keys)}', logger='current')
     for key, (old, new) in report.resized.items():

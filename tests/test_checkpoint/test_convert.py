@@ -8,7 +8,8 @@ import pytest
 import torch
 from ckpt_helpers import TINY, tiny_mae
 
-from mae_mm.checkpoint import convert_checkpoint, load_backbone_checkpoint, load_file, read_checkpoint
+from mae_mm.checkpoint import (convert_checkpoint, load_backbone_checkpoint, load_file,
+                               read_checkpoint)
 from mae_mm.models import MAEViT
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -53,8 +54,9 @@ def test_backbone_export_at_another_size_loads_into_a_detection_vit(mae, mae_mm_
 
 def run_convert(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    return subprocess.run([sys.executable, osp.join(REPO, 'tools', 'model_converters', 'convert.py'),
-                           *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    script = osp.join(REPO, 'tools', 'model_converters', 'convert.py')
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=300)
 
 
 @pytest.mark.parametrize('to, detected, keys', [('mae_mm', 'mae_mm', 'state_dict'),

@@ -21,7 +21,8 @@ def to_hf(official: dict) -> dict:
     for name, value in official.items():
         m = re.fullmatch(r'(decoder_blocks|blocks)\.(\d+)\.(\w+(?:\.\w+)?)\.(weight|bias)', name)
         if m:
-            layers = 'decoder.decoder_layers' if m.group(1) == 'decoder_blocks' else 'vit.encoder.layer'
+            decoder = m.group(1) == 'decoder_blocks'
+            layers = 'decoder.decoder_layers' if decoder else 'vit.encoder.layer'
             base, part, kind = f'{layers}.{m.group(2)}', m.group(3), m.group(4)
             if part == 'attn.qkv':
                 for qkv, chunk in zip(('query', 'key', 'value'), value.chunk(3, dim=0)):

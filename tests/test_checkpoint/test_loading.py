@@ -32,7 +32,7 @@ def log():
     logger.removeHandler(handler)
 
 
-def test_pretrain_checkpoint_into_a_dense_backbone_reports_only_the_new_parts(mae, mae_mm_file, log):
+def test_pretrain_checkpoint_into_a_dense_backbone_reports_only_new_parts(mae, mae_mm_file, log):
     vit = MAEViT(arch=TINY, img_size=64, out_type='featmap', with_cls_token=False,
                  use_rel_pos=True, window_size=4, global_attn_indexes=(1, ), layer_scale_init=0.1,
                  final_norm=False, out_indices=(0, 1))
@@ -113,9 +113,25 @@ def test_pos_embed_class_row_is_dropped_for_a_backbone_without_one():
     backbone.patch_embed = PatchEmbed(32, 8, 3, 32)
     backbone.pos_embed = nn.Parameter(torch.zeros(1, 16, 32))
     src = MAEViT(arch=dict(embed_dims=32, num_layers=1, num_heads=4, patch_size=8), img_size=32)
-    state = {k: v for k, v in src.state_dict().items() if k.startswith(('patch_embed', 'pos_embed'))}
+    state = {k: v for k, v in src.state_dict().items()
+             if k.startswith(('patch_embed', 'pos_embed'))}
     with torch.no_grad():
         state['pos_embed'] = torch.randn(1, 17, 32)
     report = load_backbone_checkpoint(backbone, state)
     assert torch.equal(backbone.pos_embed, state['pos_embed'][:, 1:])
     assert report.resized == {'pos_embed': ((1, 17, 32), (1, 16, 32))}
+
+
+def test_official_finetuned_checkpoint_into_a_backbone_with_a_final_norm():
+    """facebookresearch/mae fine-tuning output: fc_norm and a classifier head, no norm."""
+    src = MAEViT(arch=TINY, img_size=32, out_type='avg')
+    state = dict(src.state_dict())
+    state.update({'head.weight': torch.zeros(10, 32), 'head.bias': torch.zeros(10)})
+    vit = MAEViT(arch=TINY, img_size=32, out_type='featmap')
+    report = load_backbone_checkpoint(vit, {'model': state})
+    assert report.source_format == 'official'
+    assert report.new_keys == ['norm.bias', 'norm.weight']
+    assert report.dropped == {
+        "source model's other parts": ['head.bias', 'head.weight'],
+        'pooled-feature norm of a classifier, unused by this backbone': ['fc_norm.weight',
+                                                                         'fc_norm.bias']}

@@ -60,7 +60,8 @@ def use_mask(peer: PeerMAE, mask: torch.Tensor) -> None:
 
     def random_masking(x, mask_ratio):
         ids_keep = ids_shuffle[:, :num_keep]
-        return torch.gather(x, 1, ids_keep[..., None].expand(-1, -1, x.shape[-1])), mask, ids_restore
+        x_kept = torch.gather(x, 1, ids_keep[..., None].expand(-1, -1, x.shape[-1]))
+        return x_kept, mask, ids_restore
 
     peer.backbone.random_masking = random_masking
 
