@@ -1,4 +1,10 @@
-"""Tiny models shared by the checkpoint tests (imported by name: this folder is on sys.path)."""
+"""Tiny models and fixtures shared by the checkpoint tests.
+
+Test modules import from here by name (pytest puts this folder on sys.path). There is no
+conftest.py in this folder on purpose: other tests ``from conftest import ...`` the top-level
+one, and a second module named conftest would shadow it.
+"""
+import pytest
 import torch
 
 from mae_mm.models import MAE
@@ -23,3 +29,16 @@ def randomised(model: torch.nn.Module) -> torch.nn.Module:
         for p in model.parameters():
             p.copy_(torch.randn_like(p) * 0.1)
     return model
+
+
+@pytest.fixture
+def mae() -> MAE:
+    return randomised(tiny_mae())
+
+
+@pytest.fixture
+def mae_mm_file(mae, tmp_path) -> str:
+    """``mae`` saved as mmengine does: ``{'state_dict': backbone.* / neck.*, 'meta'}``."""
+    path = str(tmp_path / 'mae_mm.pth')
+    torch.save({'state_dict': mae.state_dict(), 'meta': {'epoch': 1}}, path)
+    return path

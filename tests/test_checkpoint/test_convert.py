@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from ckpt_helpers import TINY, tiny_mae
+from ckpt_helpers import TINY, mae, mae_mm_file, tiny_mae  # noqa: F401 (fixtures)
 
 from mae_mm.checkpoint import (convert_checkpoint, load_backbone_checkpoint, load_file,
                                read_checkpoint)

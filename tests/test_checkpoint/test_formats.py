@@ -3,7 +3,7 @@ import re
 
 import pytest
 import torch
-from ckpt_helpers import randomised, tiny_mae
+from ckpt_helpers import mae, randomised, tiny_mae  # noqa: F401 (mae: a fixture)
 from mmpretrain.models import VisionTransformer
 
 from mae_mm.checkpoint import detect_format, read_checkpoint

@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from ckpt_helpers import mae  # noqa: F401 (a fixture)
 from mmengine.logging import HistoryBuffer
 from safetensors.torch import save_file
 

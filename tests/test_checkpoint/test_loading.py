@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ckpt_helpers import TINY
+from ckpt_helpers import TINY, mae, mae_mm_file  # noqa: F401 (fixtures)
 from mmengine.logging import MMLogger
 
 from mae_mm.checkpoint import CheckpointKeyError, load_backbone_checkpoint
