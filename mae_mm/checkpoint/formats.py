@@ -103,10 +103,9 @@ def _read_official(state_dict: StateDict, fmt: str) -> ConvertedCheckpoint:
 
 def _read_mae_mm(state_dict: StateDict) -> ConvertedCheckpoint:
     encoder, rest = _split_prefix(state_dict, 'backbone.')
-    neck, _ = _split_prefix(rest, 'neck.')
+    neck, other = _split_prefix(rest, 'neck.')
     decoder = {k: v for k, v in neck.items() if is_decoder_key(k)}
-    other = {k: v for k, v in rest.items()
-             if not (k.startswith('neck.') and is_decoder_key(k[len('neck.'):]))}
+    other.update({'neck.' + k: v for k, v in neck.items() if not is_decoder_key(k)})  # e.g. FPN
     return ConvertedCheckpoint('mae_mm', encoder, decoder, other)
 
 

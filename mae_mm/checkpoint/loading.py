@@ -139,7 +139,7 @@ def _compact(keys) -> str:
 def _describe(state: dict) -> str:
     """The architecture a checkpoint's encoder implies, to put next to a mismatch."""
     proj = state.get('patch_embed.proj.weight')
-    blocks = {int(m.group(1)) for k in state for m in [re.match(r'blocks\.(\d+)\.', k)] if m}
+    blocks = {k.split('.')[1] for k in state if re.match(r'blocks\.\d+\.', k)}
     dims = f'embed_dims={proj.shape[0]}, patch_size={proj.shape[-1]}, ' if proj is not None else ''
     return f'{dims}num_layers={len(blocks)}'
 
