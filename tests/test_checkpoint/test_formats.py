@@ -109,3 +109,13 @@ def test_unconvertible_keys_are_named():
         read_checkpoint({'state_dict': {'backbone.' + k: v for k, v in peer.state_dict().items()}})
     with pytest.raises(ValueError, match=r"cannot tell the checkpoint format.*'foo\.weight'"):
         detect_format({'foo.weight': torch.zeros(1)})
+
+
+def test_a_detector_checkpoint_keeps_its_neck_and_heads_apart(mae):
+    """A Mask R-CNN with mae_mm's backbone: the FPN neck and heads are not the decoder."""
+    sd = {'backbone.' + k: v for k, v in mae.backbone.state_dict().items()}
+    sd.update({'neck.fpn1.0.weight': torch.zeros(4), 'rpn_head.rpn_conv.weight': torch.zeros(4)})
+    ckpt = read_checkpoint({'state_dict': sd, 'meta': {}})
+    assert ckpt.format == 'mae_mm' and ckpt.decoder == {}
+    assert sorted(ckpt.other) == ['neck.fpn1.0.weight', 'rpn_head.rpn_conv.weight']
+    assert_same_tensors(ckpt.encoder, mae.backbone.state_dict())
