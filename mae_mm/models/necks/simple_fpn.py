@@ -27,14 +27,16 @@ class SimpleFPN(BaseModule):
 
     The ViT's last map (B, D, h, w) at stride 16 (``out_type='featmap'``) is upsampled by
     4 and 2 (transposed convolutions, halving the channels each time), kept, and max
-    pooled by 2; each level then passes a 1x1 and a 3x3 conv with norm to
+    pooled by 2 (``scales``; the levels must reach the strides the heads expect); each level then passes a 1x1 and a 3x3 conv with norm to
     ``out_channels``. Levels beyond ``len(scales)`` (P6 for Mask R-CNN's RPN) subsample
     the last one by 2.
 
     Args:
         in_channels (int): The ViT width D.
         out_channels (int): Channels of every level. Defaults to 256.
-        scales (Sequence[float]): Rescale factors of the levels. Defaults to (4, 2, 1, 0.5).
+        scales (Sequence[float]): Rescale factors of the levels, each in {4, 2, 1, 0.5, 0.25}.
+            Defaults to (4, 2, 1, 0.5): strides 4-32 from patch 16; (2, 1, 0.5, 0.25) for
+            patch 8.
         num_outs (int): Levels returned, >= len(scales). Defaults to 5.
         norm_cfg (dict): Norm of the convolutions. Defaults to ``mae_mm.LN2d`` (ViTDet).
         init_cfg (dict, optional): Initialisation config.

@@ -8,18 +8,19 @@ from mmengine.model import BaseModule
 
 from mae_mm.registry import MODELS
 
-SCALES = (4.0, 2.0, 1.0, 0.5)
+SCALES = (4.0, 2.0, 1.0, 0.5)  # stride 16 (patch 16) -> strides 4, 8, 16, 32
+SUPPORTED_SCALES = (4.0, 2.0, 1.0, 0.5, 0.25)
 
 
 class Rescale(nn.Sequential):
-    """Resample a (B, C, h, w) map by ``scale`` in {4, 2, 1, 0.5}.
+    """Resample a (B, C, h, w) map by ``scale`` in {4, 2, 1, 0.5, 0.25}.
 
     Upsampling uses stride-2 2x2 transposed convolutions (two for 4x, with norm + GELU
-    between them), downsampling a 2x2 max pool. ``halve_channels`` halves C at each
+    between them), downsampling a max pool. ``halve_channels`` halves C at each
     transposed convolution (ViTDet's simple pyramid); otherwise C is kept (BEiT / MAE).
 
     Args:
-        scale (float): 4, 2, 1 or 0.5.
+        scale (float): 4, 2, 1, 0.5 or 0.25.
         in_channels (int): C.
         norm_cfg (dict): Norm between the two transposed convolutions of 4x.
         halve_channels (bool): See above. Defaults to False.
@@ -27,8 +28,8 @@ class Rescale(nn.Sequential):
 
     def __init__(self, scale: float, in_channels: int, norm_cfg: dict,
                  halve_channels: bool = False) -> None:
-        if scale not in SCALES:
-            raise ValueError(f'scale must be one of {SCALES}, got {scale}')
+        if scale not in SUPPORTED_SCALES:
+            raise ValueError(f'scale must be one of {SUPPORTED_SCALES}, got {scale}')
         div = 2 if halve_channels else 1
         c, layers = in_channels, []
         if scale == 4.0:
@@ -38,8 +39,8 @@ class Rescale(nn.Sequential):
             c = c // div**2
         elif scale == 2.0:
             layers, c = [nn.ConvTranspose2d(c, c // div, 2, stride=2)], c // div
-        elif scale == 0.5:
-            layers = [nn.MaxPool2d(2, stride=2)]
+        elif scale < 1.0:
+            layers = [nn.MaxPool2d(int(1 / scale), stride=int(1 / scale))]
         super().__init__(*layers)
         self.out_channels = c
 
@@ -58,7 +59,9 @@ class ViTPyramid(BaseModule):
 
     Args:
         in_channels (int): The ViT width D; the outputs keep it.
-        scales (Sequence[float]): One rescale factor per input. Defaults to (4, 2, 1, 0.5).
+        scales (Sequence[float]): One rescale factor per input, each in {4, 2, 1, 0.5, 0.25}.
+            Defaults to (4, 2, 1, 0.5): strides 4-32 from patch 16; (2, 1, 0.5, 0.25) for
+            patch 8.
         norm_cfg (dict): Norm inside the 4x upsampler. Defaults to ``mae_mm.LN2d``.
         init_cfg (dict, optional): Initialisation config.
     """

@@ -1,0 +1,5 @@
+# Runtime of the detection configs: host mmdet, mae_mm's modules imported by name.
+_base_ = 'mmdet::_base_/default_runtime.py'
+default_scope = 'mmdet'
+custom_imports = dict(imports=['mae_mm'], allow_failed_imports=False)
+randomness = dict(seed=0)
