@@ -13,7 +13,8 @@ def steps(pipeline) -> dict:
 
 @pytest.mark.parametrize('size,base_lr,decay,epochs,drop_path,dims', [
     ('b', 5e-4, 0.65, 100, 0.1, 768), ('l', 1e-3, 0.75, 50, 0.2, 1024),
-    ('h', 1e-3, 0.75, 50, 0.3, 1280), ('h-448', 1e-3, 0.75, 50, 0.3, 1280)])
+    ('h', 1e-3, 0.75, 50, 0.3, 1280), ('h-448', 1e-3, 0.75, 50, 0.3, 1280),
+    ('l-partial', 1e-3, 0.75, 50, 0.2, 1024)])
 def test_finetune_recipe(size, base_lr, decay, epochs, drop_path, dims):
     cfg = config(f'finetune_vit-{size}_in1k')
     assert cfg.default_scope == 'mmpretrain'
@@ -34,6 +35,8 @@ def test_finetune_recipe(size, base_lr, decay, epochs, drop_path, dims):
     assert backbone.type == 'mae_mm.MAEViT' and backbone.out_type == 'avg'
     assert backbone.drop_path_rate == drop_path and backbone.pos_embed_trainable
     assert backbone.init_cfg.type == 'Pretrained'
+    # partial fine-tuning (Figure 9) tunes the last block of 24; the others tune everything
+    assert backbone.get('frozen_stages', -1) == (23 if size == 'l-partial' else -1)
     head = cfg.model.head
     assert head.in_channels == dims and head.num_classes == 1000
     assert head.init_cfg == dict(type='TruncNormal', layer='Linear', std=2e-5)
