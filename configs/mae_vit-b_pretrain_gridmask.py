@@ -1,8 +1,8 @@
 # Mask sampling ablation (the paper's Figure 6 / Table 1f): grid-wise masking, ViT-B.
 _base_ = ['mae_vit-b_pretrain.py']
 train_pipeline = [
-    *_base_.train_pipeline[:3],
+    *_base_.train_pipeline[:4],
     dict(type='mae_mm.GridMasking', patch_size=_base_.patch_size),
-    *_base_.train_pipeline[4:],
+    *_base_.train_pipeline[5:],
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

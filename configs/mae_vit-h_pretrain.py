@@ -4,9 +4,9 @@ _base_ = ['mae_vit-b_pretrain.py']
 patch_size = 14
 model = dict(backbone=dict(arch='h', patch_size=patch_size))
 train_pipeline = [
-    *_base_.train_pipeline[:3],
-    dict(_base_.train_pipeline[3], patch_size=patch_size),
-    *_base_.train_pipeline[4:],
+    *_base_.train_pipeline[:4],
+    dict(_base_.train_pipeline[4], patch_size=patch_size),  # the masking step
+    *_base_.train_pipeline[5:],
 ]
 train_dataloader = dict(batch_size=128, dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(accumulative_counts=_base_.total_batch // (_base_.num_gpus * 128))

@@ -4,10 +4,12 @@ Configs of any OpenMMLab host reach these modules as ``type='mae_mm.<Name>'`` af
 ``custom_imports=dict(imports=['mae_mm'])``. The ``locations`` make the registries import
 their modules lazily when they are searched.
 """
+from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
@@ -16,7 +18,11 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mae_mm',
                       locations=['mae_mm.datasets'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mae_mm',
                     locations=['mae_mm.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='mae_mm',
+                         locations=['mae_mm.datasets'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mae_mm', locations=['mae_mm.engine'])
+OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mae_mm',
+                          locations=['mae_mm.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
                                       parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
                                       scope='mae_mm', locations=['mae_mm.engine'])

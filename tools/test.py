@@ -6,6 +6,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from mae_mm.checkpoint import mmengine_checkpoint_globals
+from mae_mm.engine.distributed import setup_cpu_distributed
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a checkpoint with a mae_mm config')
@@ -37,8 +40,11 @@ def main() -> None:
         cfg.test_evaluator = [*(cfg.test_evaluator if isinstance(cfg.test_evaluator, list)
                                 else [cfg.test_evaluator]),
                               dict(type='DumpResults', out_file_path=args.out)]
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    # MMEngine's checkpoints are read weights-only, allowing just their data types
+    with mmengine_checkpoint_globals():
+        runner.test()
 
 
 if __name__ == '__main__':

@@ -6,6 +6,10 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from mae_mm.checkpoint import mmengine_checkpoint_globals
+from mae_mm.engine.distributed import setup_cpu_distributed
+from mae_mm.engine.preflight import check_data_roots
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model with a mae_mm config')
@@ -51,7 +55,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    Runner.from_cfg(cfg).train()
+    check_data_roots(cfg)
+    setup_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg)
+    # resuming reads MMEngine's own checkpoints weights-only, allowing just their data types
+    with mmengine_checkpoint_globals():
+        runner.train()
 
 
 if __name__ == '__main__':

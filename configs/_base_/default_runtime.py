@@ -6,8 +6,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # atomic writes, old checkpoints removed only after the new one is complete, RNG state
+    checkpoint=dict(type='mae_mm.SafeCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # a NaN / Inf loss stops training before anything is saved
+    non_finite=dict(type='mae_mm.NonFiniteLossHook'),
 )
 env_cfg = dict(
     cudnn_benchmark=False,

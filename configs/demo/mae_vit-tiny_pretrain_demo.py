@@ -10,11 +10,11 @@ model = dict(
     neck=dict(decoder_embed_dims=128, decoder_depth=2, decoder_num_heads=4),
 )
 train_pipeline = [
-    _base_.train_pipeline[0],
-    dict(_base_.train_pipeline[1], scale=img_size),
-    _base_.train_pipeline[2],
-    dict(_base_.train_pipeline[3], patch_size=patch_size),
-    _base_.train_pipeline[4],
+    *_base_.train_pipeline[:2],  # seed, load
+    dict(_base_.train_pipeline[2], scale=img_size),  # crop
+    _base_.train_pipeline[3],  # flip
+    dict(_base_.train_pipeline[4], patch_size=patch_size),  # mask
+    *_base_.train_pipeline[5:],  # pack
 ]
 train_dataloader = dict(
     batch_size=16,

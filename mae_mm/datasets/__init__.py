@@ -1,4 +1,5 @@
 from .builtin_dataset import BuiltinImages
+from .samplers import SampleIndex, SeededSampler
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['BuiltinImages']
+__all__ = ['BuiltinImages', 'SampleIndex', 'SeededSampler']

@@ -15,6 +15,8 @@ class BuiltinImages(CustomDataset):
         **kwargs: Passed to ``CustomDataset`` (``pipeline``, ...).
     """
 
+    creates_data_root = True  # pre-flight checks need not find images there beforehand
+
     def __init__(self, data_root: str = 'data/demo_images', tile: int = 96, **kwargs) -> None:
         make_demo_images(data_root, tile)
         super().__init__(data_root=data_root, with_label=False, **kwargs)

@@ -39,7 +39,10 @@ def test_pretrain_recipe(size, batch, accum):
     assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0, 40)
     assert (cosine.type, cosine.begin, cosine.end, cosine.T_max) == ('CosineAnnealingLR', 40, 800, 760)
     assert cfg.train_cfg.max_epochs == 800
-    crop, flip, mask = cfg.train_pipeline[1:4]
+    steps = {t.type.split('.')[-1]: t for t in cfg.train_pipeline}
+    crop, flip, mask = steps['RandomResizedCrop'], steps['RandomFlip'], steps['RandomMasking']
+    assert cfg.train_pipeline[0].type == 'mae_mm.SeedSample'
+    assert cfg.train_dataloader.sampler.type == 'mae_mm.SeededSampler'
     assert crop.scale == 224 and crop.crop_ratio_range == (0.2, 1.0) and flip.prob == 0.5
     patch = 14 if size == 'h' else 16
     assert mask.patch_size == cfg.model.backbone.patch_size == patch

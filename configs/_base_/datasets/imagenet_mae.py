@@ -6,8 +6,11 @@
 # come from configs/_base_/models/mae_vit.py (a mismatch is reported at the first step).
 _base_ = ['../models/mae_vit.py']
 data_root = 'data/imagenet/'
+# SeededSampler + SeedSample: each sample's crop, flip and mask depend only on (seed, epoch,
+# index), so resumed, multi-worker and multi-process runs see exactly the same data.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='mae_mm.SeedSample'),
+    dict(type='mae_mm.LoadImageFromFile'),  # names unreadable files; skip_corrupt=True skips them
     dict(type='RandomResizedCrop', scale={{_base_.img_size}}, crop_ratio_range=(0.2, 1.0),
          backend='pillow', interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
@@ -21,7 +24,7 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     prefetch_factor=4,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='mae_mm.SeededSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='ImageNet', data_root=data_root, split='train', pipeline=train_pipeline),
 )

@@ -1,3 +1,5 @@
+from .loading import LoadImageFromFile
 from .masking import BlockMasking, GridMasking, RandomMasking
+from .seed import SeedSample
 
-__all__ = ['BlockMasking', 'GridMasking', 'RandomMasking']
+__all__ = ['BlockMasking', 'GridMasking', 'LoadImageFromFile', 'RandomMasking', 'SeedSample']

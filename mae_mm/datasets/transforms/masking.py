@@ -13,6 +13,7 @@ from mmcv.transforms import BaseTransform
 
 from mae_mm.registry import TRANSFORMS
 from mae_mm.models.layers.masking import num_masked_patches
+from mae_mm.models.layers.patch_embed import check_size
 
 
 class _PatchMasking(BaseTransform):
@@ -27,9 +28,12 @@ class _PatchMasking(BaseTransform):
 
     def __init__(self, patch_size: int = 16, mask_ratio: float = 0.75,
                  input_size: Optional[int] = None) -> None:
+        check_size('patch_size', patch_size, allow_pair=False)
+        if input_size is not None:
+            check_size('input_size', input_size, allow_pair=True)
+        num_masked_patches(1, mask_ratio)  # validates the ratio early
         self.patch_size = patch_size
         self.mask_ratio = mask_ratio
-        num_masked_patches(1, mask_ratio)  # validates the ratio early
         self.input_size = (input_size, input_size) if isinstance(input_size, int) else input_size
 
     def grid(self, results: dict) -> Tuple[int, int]:

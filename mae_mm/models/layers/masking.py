@@ -10,6 +10,9 @@ import torch
 
 def num_masked_patches(num_patches: int, mask_ratio: float) -> int:
     """The paper's fixed count of masked patches: ``round(L * mask_ratio)``."""
+    if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)):
+        raise TypeError(f'mask_ratio must be a number in (0, 1), got {mask_ratio!r} '
+                        f'({type(mask_ratio).__name__}); write e.g. mask_ratio=0.75 without quotes')
     if not 0.0 < mask_ratio < 1.0:
         raise ValueError(f'mask_ratio must lie in (0, 1), got {mask_ratio}; the paper uses 0.75')
     return int(round(num_patches * mask_ratio))

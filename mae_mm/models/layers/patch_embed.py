@@ -5,6 +5,20 @@ import torch
 import torch.nn as nn
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_size(name: str, value, allow_pair: bool) -> None:
+    """A config size must be an int (or, where allowed, an (h, w) pair of ints)."""
+    if _is_int(value) or (allow_pair and isinstance(value, (tuple, list)) and len(value) == 2
+                          and all(_is_int(v) for v in value)):
+        return
+    kinds = 'an int or an (h, w) pair of ints' if allow_pair else 'an int'
+    raise TypeError(f'{name} must be {kinds}, got {value!r} ({type(value).__name__}); '
+                    f'write e.g. {name}={224 if allow_pair else 16}')
+
+
 class PatchEmbed(nn.Module):
     """(B, C, H, W) -> (B, H/p * W/p, D), patches in row-major order.
 
@@ -17,6 +31,8 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, img_size, patch_size: int, in_channels: int, embed_dims: int) -> None:
         super().__init__()
+        check_size('img_size', img_size, allow_pair=True)
+        check_size('patch_size', patch_size, allow_pair=False)
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         if img_size[0] % patch_size or img_size[1] % patch_size:
             raise ValueError(f'img_size {img_size} is not divisible by patch_size {patch_size}; '

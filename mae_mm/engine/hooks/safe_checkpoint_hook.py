@@ -1,0 +1,106 @@
+"""Checkpoints that survive crashes: atomic writes, pruning after success, finite weights only."""
+import os
+import os.path as osp
+import random
+
+import numpy as np
+import torch
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook
+from mmengine.model import is_model_wrapper
+
+from mae_mm.registry import HOOKS
+
+
+def _atomic_write_text(text: str, path: str) -> None:
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync(path: str) -> None:
+    with open(path, 'rb') as f:
+        os.fsync(f.fileno())
+
+
+def non_finite_parameters(model: torch.nn.Module) -> list:
+    """Names of parameters and buffers holding NaN or Inf."""
+    model = model.module if is_model_wrapper(model) else model
+    tensors = list(model.named_parameters()) + list(model.named_buffers())
+    return [n for n, t in tensors if t.is_floating_point() and not torch.isfinite(t).all()]
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """MMEngine's ``CheckpointHook`` made crash-safe, with the random state in the file.
+
+    - The checkpoint is written to ``<name>.tmp``, flushed to disk and renamed into place,
+      so a crash while saving never leaves a truncated checkpoint; ``last_checkpoint`` is
+      replaced the same way and only ever names complete files.
+    - Old checkpoints (``max_keep_ckpts``) are removed only after the new one is in place
+      (MMEngine removes first, so a crash could leave none).
+    - Weights with NaN / Inf are never saved: saving stops with an error naming the
+      iteration and the last good checkpoint.
+    - The Python, NumPy and torch random states go into ``meta['rng_state']`` and are
+      restored on resume, so the run continues as if never interrupted.
+
+    Takes the arguments of ``CheckpointHook``.
+    """
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        bad = non_finite_parameters(runner.model)
+        if bad:
+            raise RuntimeError(
+                f'refusing to save a checkpoint at iteration {runner.iter}: non-finite values in '
+                f'{bad[:5]}{" ..." if len(bad) > 5 else ""}; the last good checkpoint is '
+                f'{self.last_ckpt or "none"}. Resume from it with a lower lr or more warm-up.')
+        name = self.filename_tmpl.format(step)
+        final = self.file_backend.join_path(self.out_dir, name)
+        runner.message_hub.update_info('last_ckpt', final)
+        runner.save_checkpoint(self.out_dir, f'{name}.tmp', self.file_client_args,
+                               save_optimizer=self.save_optimizer,
+                               save_param_scheduler=self.save_param_scheduler, meta=meta,
+                               by_epoch=self.by_epoch, backend_args=self.backend_args,
+                               **self.args)
+        if not is_main_process():
+            return
+        _fsync(f'{final}.tmp')
+        os.replace(f'{final}.tmp', final)
+        self.last_ckpt = final
+        _atomic_write_text(final, osp.join(runner.work_dir, 'last_checkpoint'))
+        self._prune(runner, step)
+
+    def _prune(self, runner, step: int) -> None:
+        """Keep the newest ``max_keep_ckpts`` checkpoints (the new one is already complete)."""
+        if self.max_keep_ckpts <= 0:
+            return
+        if not self.keep_ckpt_ids or self.keep_ckpt_ids[-1] != step:
+            self.keep_ckpt_ids.append(step)
+        while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
+            old = self.file_backend.join_path(self.out_dir,
+                                              self.filename_tmpl.format(self.keep_ckpt_ids.popleft()))
+            if osp.isfile(old):
+                os.remove(old)
+        runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        state = dict(python=random.getstate(), torch=torch.get_rng_state(),
+                     numpy=(kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached))
+        if torch.cuda.is_available():
+            state['cuda'] = torch.cuda.get_rng_state_all()
+        checkpoint.setdefault('meta', {})['rng_state'] = state
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get('meta', {}).get('rng_state')
+        if not (runner._resume and state):
+            return
+        random.setstate(state['python'])
+        kind, keys, pos, has_gauss, cached = state['numpy']
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        torch.set_rng_state(state['torch'])
+        if 'cuda' in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['cuda'])

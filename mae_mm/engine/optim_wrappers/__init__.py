@@ -1,0 +1,3 @@
+from .skip_non_finite import SkipNonFiniteAmpOptimWrapper, SkipNonFiniteOptimWrapper
+
+__all__ = ['SkipNonFiniteAmpOptimWrapper', 'SkipNonFiniteOptimWrapper']

@@ -1,0 +1,31 @@
+"""Optimizer wrappers that skip updates whose loss is NaN or Inf (opt-in)."""
+import torch
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+from mae_mm.registry import OPTIM_WRAPPERS
+
+
+class _SkipNonFinite:
+    """Skip backward and step for a non-finite loss, dropping that accumulation window's
+    gradients; ``skipped_steps`` counts them. Checking the loss syncs with the device once a
+    step, so this is off unless configured."""
+
+    skipped_steps = 0
+
+    def update_params(self, loss: torch.Tensor, step_kwargs=None, zero_kwargs=None) -> None:
+        if torch.isfinite(loss).all():
+            return super().update_params(loss, step_kwargs, zero_kwargs)
+        self.skipped_steps += 1
+        self._inner_count += 1
+        if self.should_update():
+            self.zero_grad(**(zero_kwargs or {}))
+
+
+@OPTIM_WRAPPERS.register_module()
+class SkipNonFiniteOptimWrapper(_SkipNonFinite, OptimWrapper):
+    """``OptimWrapper`` that skips non-finite steps."""
+
+
+@OPTIM_WRAPPERS.register_module()
+class SkipNonFiniteAmpOptimWrapper(_SkipNonFinite, AmpOptimWrapper):
+    """``AmpOptimWrapper`` that skips non-finite steps."""

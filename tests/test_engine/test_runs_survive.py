@@ -1,0 +1,153 @@
+"""Runs that survive: SIGKILL + resume, crash while saving, NaN guard, 2-process gloo."""
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from conftest import PRETRAIN_DEMO, REPO, run_tool
+
+pytestmark = pytest.mark.slow
+
+
+def demo_overrides(data_root: str, epochs: int, batch: int = 16, workers: int = 0) -> dict:
+    """Config overrides for short runs of the demo config, a checkpoint every epoch."""
+    return {'train_cfg.max_epochs': epochs, 'train_dataloader.dataset.data_root': data_root,
+            'train_dataloader.batch_size': batch, 'train_dataloader.num_workers': workers,
+            'train_dataloader.persistent_workers': workers > 0,
+            'train_dataloader.prefetch_factor': 2 if workers else None, 'custom_hooks': [],
+            'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1}
+
+
+def demo_options(*args, **kwargs) -> list:
+    """:func:`demo_overrides` as ``--cfg-options`` arguments."""
+    return [f'{k}={v}' for k, v in demo_overrides(*args, **kwargs).items()]
+
+
+def weights(path: str) -> dict:
+    from mae_mm.checkpoint import load_file
+    return load_file(path)['state_dict']
+
+
+def assert_same_weights(a: dict, b: dict, atol: float = 0.0) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        if atol:
+            torch.testing.assert_close(a[k], b[k], atol=atol, rtol=0, msg=k)
+        else:
+            assert torch.equal(a[k], b[k]), k
+
+
+def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, demo_images):
+    opts = demo_options(demo_images, epochs=4, workers=1)
+    straight = str(tmp_path / 'straight')
+    run_tool('train.py', PRETRAIN_DEMO, '--work-dir', straight, '--cfg-options', *opts)
+
+    killed = str(tmp_path / 'killed')
+    env = dict(os.environ, PYTHONPATH=REPO)
+    proc = subprocess.Popen([sys.executable, osp.join(REPO, 'tools', 'train.py'), PRETRAIN_DEMO,
+                             '--work-dir', killed, '--cfg-options', *opts], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not osp.exists(osp.join(killed, 'epoch_2.pth')) and time.time() < deadline:
+        assert proc.poll() is None, 'training ended before it could be killed'
+        time.sleep(0.05)
+    time.sleep(0.5)  # into epoch 3
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not osp.exists(osp.join(killed, 'epoch_4.pth')), 'killed too late'
+    with open(osp.join(killed, 'last_checkpoint')) as f:
+        last = f.read().strip()
+    weights(last)  # the checkpoint it points to is complete
+
+    run_tool('train.py', PRETRAIN_DEMO, '--work-dir', killed, '--resume', '--cfg-options', *opts)
+    assert_same_weights(weights(osp.join(straight, 'epoch_4.pth')),
+                        weights(osp.join(killed, 'epoch_4.pth')))
+
+
+def build_runner(work_dir: str, data_root: str, epochs: int, extra: dict = None) -> Runner:
+    """An in-process Runner of the demo config (for injecting faults)."""
+    cfg = Config.fromfile(PRETRAIN_DEMO)
+    cfg.merge_from_dict(dict(demo_overrides(data_root, epochs), work_dir=work_dir, **(extra or {})))
+    return Runner.from_cfg(cfg)
+
+
+def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, demo_images, monkeypatch):
+    from mmengine.fileio.backends.local_backend import LocalBackend
+    work_dir = str(tmp_path / 'run')
+    runner = build_runner(work_dir, demo_images, epochs=1)
+    runner.train()
+    good = osp.join(work_dir, 'epoch_1.pth')
+    hook = next(h for h in runner.hooks if type(h).__name__ == 'SafeCheckpointHook')
+
+    def crash_halfway(self, obj, filepath):  # the process dies in the middle of the write
+        with open(filepath, 'wb') as f:
+            f.write(obj[:len(obj) // 2])
+        raise OSError('simulated crash while writing')
+
+    monkeypatch.setattr(LocalBackend, 'put', crash_halfway)
+    with pytest.raises(OSError, match='simulated crash'):
+        hook._save_checkpoint_with_step(runner, 2, dict(epoch=2, iter=12))
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip() == good
+    assert not osp.exists(osp.join(work_dir, 'epoch_2.pth'))
+    assert torch.isfinite(weights(good)['backbone.cls_token']).all()
+
+
+def inject_nan_at(monkeypatch, iteration: int) -> None:
+    """Make the MAE loss NaN at one training iteration (1-based)."""
+    from mae_mm.models import MAE
+    calls = {'n': 0}
+    original = MAE.loss
+
+    def loss(self, inputs, data_samples=None):
+        calls['n'] += 1
+        out = original(self, inputs, data_samples)
+        if calls['n'] == iteration:
+            out['loss'] = out['loss'] * float('nan')
+        return out
+
+    monkeypatch.setattr(MAE, 'loss', loss)
+
+
+def test_nan_loss_stops_training_and_saves_nothing_corrupt(tmp_path, demo_images, monkeypatch):
+    work_dir = str(tmp_path / 'run')
+    runner = build_runner(work_dir, demo_images, epochs=3)
+    inject_nan_at(monkeypatch, 9)  # epoch 2, after epoch_1.pth was saved
+    with pytest.raises(RuntimeError, match=r'non-finite loss \(nan\) at iteration 9.*epoch_1\.pth'):
+        runner.train()
+    saved = sorted(f for f in os.listdir(work_dir) if f.endswith('.pth'))
+    assert saved == ['epoch_1.pth']
+    assert all(torch.isfinite(v).all() for v in weights(osp.join(work_dir, saved[0])).values())
+
+
+def test_nan_loss_step_is_skipped_when_configured(tmp_path, demo_images, monkeypatch):
+    work_dir = str(tmp_path / 'run')
+    runner = build_runner(work_dir, demo_images, epochs=2,
+                          extra={'optim_wrapper.type': 'mae_mm.SkipNonFiniteOptimWrapper'})
+    inject_nan_at(monkeypatch, 4)
+    runner.train()
+    assert runner.optim_wrapper.skipped_steps == 1
+    assert all(torch.isfinite(v).all() for v in weights(osp.join(work_dir, 'epoch_2.pth')).values())
+
+
+def test_two_gloo_processes_equal_one_process_with_twice_the_batch(tmp_path, demo_images):
+    one = str(tmp_path / 'one')
+    run_tool('train.py', PRETRAIN_DEMO, '--work-dir', one, '--cfg-options',
+             *demo_options(demo_images, epochs=2, batch=8))
+    two = str(tmp_path / 'two')
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(29500 + os.getpid() % 1000),
+               OMP_NUM_THREADS='1')
+    proc = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), PRETRAIN_DEMO, '2',
+                           '--work-dir', two, '--cfg-options',
+                           *demo_options(demo_images, epochs=2, batch=4)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    assert_same_weights(weights(osp.join(one, 'epoch_2.pth')),
+                        weights(osp.join(two, 'epoch_2.pth')), atol=1e-5)
