@@ -82,12 +82,15 @@ def _place(rng: np.random.Generator, size: int, num: int) -> List[Tuple[str, np.
     return placed
 
 
+def _polygon_mask(pts: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) uint8 mask of a polygon, rasterised by pycocotools as COCO's tools read it."""
+    rle = mask_utils.frPyObjects([pts.reshape(-1).tolist()], size, size)
+    return mask_utils.decode(rle)[..., 0]
+
+
 def _draw(img: np.ndarray, pts: np.ndarray, rng: np.random.Generator) -> None:
     """Fill the polygon in place with a random colour, shaded along a random direction."""
-    region = np.zeros(img.shape[:2], np.uint8)
-    # COCO polygons put pixel centres at +0.5; OpenCV at integers (4 fractional bits here)
-    cv2.fillPoly(region, [np.round((pts - 0.5) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
-    yy, xx = np.nonzero(region)
+    yy, xx = np.nonzero(_polygon_mask(pts, img.shape[0]))
     d = rng.normal(size=2)
     shade = 1.0 + 0.25 * np.tanh(((xx - xx.mean()) * d[0] + (yy - yy.mean()) * d[1]) / 20.0)
     colour = rng.uniform(30, 255, 3)
@@ -96,8 +99,8 @@ def _draw(img: np.ndarray, pts: np.ndarray, rng: np.random.Generator) -> None:
 
 def _annotation(pts: np.ndarray, cls: str, ann_id: int, img_id: int, size: int) -> Dict:
     """A COCO annotation dict for one polygon."""
-    poly = pts.round(2).reshape(-1).tolist()
-    rle = mask_utils.merge(mask_utils.frPyObjects([poly], size, size))
+    poly = pts.reshape(-1).tolist()
+    rle = mask_utils.encode(np.asfortranarray(_polygon_mask(pts, size)))
     x0, y0 = pts.min(0)
     x1, y1 = pts.max(0)
     return dict(id=ann_id, image_id=img_id, category_id=CLASSES.index(cls) + 1,

@@ -27,9 +27,9 @@ class SimpleFPN(BaseModule):
 
     The ViT's last map (B, D, h, w) at stride 16 (``out_type='featmap'``) is upsampled by
     4 and 2 (transposed convolutions, halving the channels each time), kept, and max
-    pooled by 2 (``scales``; the levels must reach the strides the heads expect); each level then passes a 1x1 and a 3x3 conv with norm to
-    ``out_channels``. Levels beyond ``len(scales)`` (P6 for Mask R-CNN's RPN) subsample
-    the last one by 2.
+    pooled by 2 (``scales``: the levels must land on the strides the heads expect); each
+    level then passes a 1x1 and a 3x3 conv with norm to ``out_channels``. Levels beyond
+    ``len(scales)`` (P6 for Mask R-CNN's RPN) subsample the last one by 2.
 
     Args:
         in_channels (int): The ViT width D.
@@ -59,7 +59,7 @@ class SimpleFPN(BaseModule):
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         """The backbone's outputs (the last one is used) -> ``num_outs`` maps (B, C_out, ., .)."""
-        x = inputs[-1]  # (B, D, h, w), stride 16
+        x = inputs[-1]  # (B, D, h, w), stride 16 for patch 16
         outs = [out(lat(rescale(x))) for rescale, lat, out in
                 zip(self.rescales, self.lateral_convs, self.output_convs)]
         while len(outs) < self.num_outs:
