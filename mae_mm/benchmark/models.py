@@ -1,5 +1,5 @@
 """Train-step closures for mae_mm's MAE and its peer, mmpretrain's MAE, at the same size."""
-from typing import Callable, Tuple
+from typing import Callable
 
 import torch
 from mmengine.config import ConfigDict
@@ -41,37 +41,36 @@ def build_mmpretrain_mae(size: dict) -> torch.nn.Module:
                   loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
 
 
-def make_step(model: torch.nn.Module, inputs: torch.Tensor, precision: str, fused_adamw: bool,
-              with_masks: bool) -> Tuple[Callable[[], torch.Tensor], torch.optim.Optimizer]:
-    """One full training step (forward, backward, AdamW update) on a device-resident batch.
+def optim_wrapper_cfg(precision: str, ours: bool, fused_adamw: bool) -> dict:
+    """The optimizer wrapper each implementation trains with at this precision: mae_mm's
+    (no loss scaler for bf16, fused AdamW) and MMEngine's that mmpretrain's configs use."""
+    optimizer = dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
+    if ours and fused_adamw:
+        optimizer['fused'] = True
+    if precision == 'fp32':
+        return dict(type='OptimWrapper', optimizer=optimizer)
+    dtype = {'bf16': 'bfloat16', 'fp16': 'float16'}[precision]
+    return dict(type='mae_mm.AmpOptimWrapper' if ours else 'AmpOptimWrapper', dtype=dtype,
+                optimizer=optimizer)
 
-    bf16 runs under autocast without a gradient scaler; fp16 keeps a scaler.
-    """
-    device = inputs.device
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05,
-                            fused=fused_adamw or None)
-    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
-    scaler = torch.amp.GradScaler(device.type) if precision == 'fp16' else None
-    samples = None
+
+def make_step(model: torch.nn.Module, inputs: torch.Tensor, wrapper_cfg: dict,
+              with_masks: bool) -> Callable[[], torch.Tensor]:
+    """One full training step (forward, backward, update) on a device-resident batch,
+    through an MMEngine optimizer wrapper as the Runner does it."""
+    from mmengine.optim import build_optim_wrapper
+    optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
     if with_masks:  # mae_mm: masks as the data pipeline delivers them
         masks = random_mask(inputs.shape[0], model.backbone.num_patches, model.backbone.num_masked,
-                            device)
+                            inputs.device)
         samples = [DataSample().set_mask(m) for m in masks]
     else:
         samples = [DataSample() for _ in range(inputs.shape[0])]
 
     def step() -> torch.Tensor:
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        with optim_wrapper.optim_context(model):
             loss = model.loss(inputs, samples)['loss']
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
-        opt.zero_grad(set_to_none=True)
+        optim_wrapper.update_params(loss)
         return loss
 
-    return step, opt
+    return step

@@ -34,7 +34,7 @@ def test_pretrain_recipe(size, batch, accum):
     opt = cfg.optim_wrapper.optimizer
     assert opt.type == 'AdamW' and opt.betas == (0.9, 0.95) and opt.weight_decay == 0.05
     assert opt.lr == pytest.approx(1.5e-4 * 4096 / 256)
-    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.dtype == 'bfloat16'
+    assert cfg.optim_wrapper.type == 'mae_mm.AmpOptimWrapper' and cfg.optim_wrapper.dtype == 'bfloat16'
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.begin, warmup.end) == ('LinearLR', 0, 40)
     assert (cosine.type, cosine.begin, cosine.end, cosine.T_max) == ('CosineAnnealingLR', 40, 800, 760)

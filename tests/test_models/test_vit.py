@@ -142,3 +142,13 @@ def test_bad_arguments_fail_clearly():
         MAEViT(arch=TINY, img_size=32, patch_size=8, mask_ratio=0.0)
     with pytest.raises(ValueError, match='unknown arch'):
         MAEViT(arch='xl')
+
+
+def test_patch_embedding_as_matmul_equals_the_convolution():
+    vit = MAEViT(arch=TINY, img_size=32, patch_size=8)
+    x = torch.randn(2, 3, 32, 32)
+    full = vit.patch_embed(x)
+    torch.testing.assert_close(vit.patch_embed.embed_patches(x), full)
+    ids = torch.tensor([[0, 5, 15], [3, 4, 9]])
+    torch.testing.assert_close(vit.patch_embed.embed_patches(x, ids),
+                               torch.stack([full[0, ids[0]], full[1, ids[1]]]))

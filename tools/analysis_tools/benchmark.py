@@ -27,7 +27,7 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.utils import import_modules_from_strings
 
 from mae_mm.benchmark.flops import mae_train_flops
-from mae_mm.benchmark.models import build_mmpretrain_mae, make_step, size_of
+from mae_mm.benchmark.models import build_mmpretrain_mae, make_step, optim_wrapper_cfg, size_of
 from mae_mm.benchmark.timing import matmul_peak_flops, median, synchronize, time_steps
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -49,6 +49,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-peer', action='store_true', help='skip mmpretrain')
     parser.add_argument('--table2', action='store_true', help="also the paper's Table 2")
     parser.add_argument('--pipeline', action='store_true', help='also the data pipeline')
+    parser.add_argument('--profile', action='store_true',
+                        help="print mae_mm's most expensive kernels (torch.profiler)")
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # CPU peak memory of one model
     return parser.parse_args()
@@ -106,10 +108,12 @@ def train_steps(models: Dict[str, torch.nn.Module], size: dict, args,
                 device: torch.device) -> Dict[str, Callable]:
     """A step closure per model on one shared synthetic batch (mae_mm gets pipeline masks)."""
     inputs = torch.randn(args.batch, 3, size['img_size'], size['img_size'], device=device)
-    return {name: make_step(m, inputs, args.precision,
-                            device.type == 'cuda' and name != 'mmpretrain' and not args.no_fused_adamw,
-                            name != 'mmpretrain')[0]
-            for name, m in models.items()}
+    steps = {}
+    for name, model in models.items():
+        ours = name != 'mmpretrain'
+        wrapper = optim_wrapper_cfg(args.precision, ours, not args.no_fused_adamw)
+        steps[name] = make_step(model, inputs, wrapper, with_masks=ours)
+    return steps
 
 
 def cpu_peak_memory(args, name: str) -> float:
@@ -152,6 +156,18 @@ def table2(cfg: Config, args, device: torch.device) -> list:
     return rows
 
 
+def print_profile(step: Callable, device: torch.device, rows: int = 25) -> None:
+    """The kernels (or CPU ops) that take the most time over three training steps."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda' else [])
+    with profile(activities=activities) as prof:
+        for _ in range(3):
+            step()
+        synchronize(device)
+    key = 'cuda_time_total' if device.type == 'cuda' else 'cpu_time_total'
+    print(prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60))
+
+
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -167,7 +183,8 @@ def main() -> None:
     size = size_of(cfg.model, _plain(models['mae_mm']))
     if not args.no_peer:
         models['mmpretrain'] = build_peer(size, cfg, device)
-    results = run_rounds(train_steps(models, size, args, device), args, device)
+    steps = train_steps(models, size, args, device)
+    results = run_rounds(steps, args, device)
     if device.type == 'cpu':
         for name in results:
             results[name]['peak_mem_gib'] = cpu_peak_memory(args, name)
@@ -192,6 +209,8 @@ def main() -> None:
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
                compile=args.compile, gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
                results={k: {kk: vv for kk, vv in v.items() if kk != 'times'} for k, v in results.items()})
+    if args.profile:
+        print_profile(steps['mae_mm'], device)
     if args.table2:
         rows = table2(cfg, args, device)
         print("\nTable 2 (paper): training time, encoder with mask tokens vs visible patches only")

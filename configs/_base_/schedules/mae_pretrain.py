@@ -1,16 +1,17 @@
 # The paper's pretraining recipe: AdamW (0.9, 0.95), wd 0.05, lr = 1.5e-4 x total batch / 256,
 # 40 warm-up epochs then cosine to 0, 800 epochs, total batch 4096, bf16 mixed precision.
-# Norms, biases, tokens and position embeddings get no weight decay.
+# Norms, biases, tokens and position embeddings get no weight decay. bf16 runs without a loss
+# scaler (mae_mm.AmpOptimWrapper) and AdamW uses its fused kernel.
 num_gpus = 8
 total_batch = 4096
 base_lr = 1.5e-4
 max_epochs = 800
 warmup_epochs = 40
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='mae_mm.AmpOptimWrapper',
     dtype='bfloat16',
     optimizer=dict(type='AdamW', lr=base_lr * total_batch / 256, betas=(0.9, 0.95),
-                   weight_decay=0.05),
+                   weight_decay=0.05, fused=True),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,

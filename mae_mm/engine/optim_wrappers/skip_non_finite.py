@@ -1,8 +1,9 @@
 """Optimizer wrappers that skip updates whose loss is NaN or Inf (opt-in)."""
 import torch
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.optim import OptimWrapper
 
 from mae_mm.registry import OPTIM_WRAPPERS
+from .amp import AmpOptimWrapper
 
 
 class _SkipNonFinite:
@@ -28,4 +29,4 @@ class SkipNonFiniteOptimWrapper(_SkipNonFinite, OptimWrapper):
 
 @OPTIM_WRAPPERS.register_module()
 class SkipNonFiniteAmpOptimWrapper(_SkipNonFinite, AmpOptimWrapper):
-    """``AmpOptimWrapper`` that skips non-finite steps."""
+    """mae_mm's ``AmpOptimWrapper`` (no scaler for bf16) that skips non-finite steps."""

@@ -222,15 +222,15 @@ class MAEViT(BaseModule):
                              f'patch {self.patch_embed.patch_size}; set the masking transform\'s '
                              f'input_size / patch_size to the model\'s')
         mask = mask.to(x.dtype)
-        tokens = self.patch_embed(x)  # (B, L, D)
-        if self.mask_tokens_in_encoder:
-            tokens = torch.lerp(tokens, self.encoder_mask_token.to(tokens.dtype), mask[..., None])
+        pos = self.pos_embed[:, 1:].expand(b, -1, -1)  # (B, L, D)
+        if self.mask_tokens_in_encoder:  # every patch, masked ones replaced by the token
+            tokens = self.patch_embed.embed_patches(x)
+            masked = mask.bool()[..., None]
+            tokens = torch.where(masked, self.encoder_mask_token.to(tokens.dtype), tokens) + pos
             ids_restore = None
-        else:
+        else:  # only the visible patches are embedded at all: (B, L_vis, D)
             ids_keep, ids_restore = mask_to_ids(mask, self.num_masked)
-        tokens = tokens + self.pos_embed[:, 1:]
-        if ids_restore is not None:
-            tokens = gather_tokens(tokens, ids_keep)  # (B, L_vis, D)
+            tokens = self.patch_embed.embed_patches(x, ids_keep) + gather_tokens(pos, ids_keep)
         x = self._run_blocks(self._add_cls_token(tokens, self.pos_embed[:, :1]), None)
         if hasattr(self, 'norm'):
             x = self.norm(x)
