@@ -19,6 +19,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000, max_keep_ckpts=2),
+    # crash-safe checkpoints (atomic writes, RNG state) and a stop at the first NaN / Inf loss
+    checkpoint=dict(type='mae_mm.SafeCheckpointHook', by_epoch=False, interval=16000,
+                    max_keep_ckpts=2),
+    non_finite=dict(type='mae_mm.NonFiniteLossHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
