@@ -92,7 +92,8 @@ def _layout(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     top = int(horizon + (h - horizon) * rng.uniform(0.2, 0.5))
     labels[top:top + int((h - top) * rng.uniform(0.4, 0.8))] = band
     for _ in range(rng.integers(1, 4)):  # buildings standing on the horizon
-        x0, bw, bh = rng.integers(0, w), int(w * rng.uniform(0.1, 0.3)), int(h * rng.uniform(0.15, 0.35))
+        x0, bw = rng.integers(0, w), int(w * rng.uniform(0.1, 0.3))
+        bh = int(h * rng.uniform(0.15, 0.35))
         labels[max(0, horizon - bh):horizon, x0:x0 + bw] = idx['building']
     for _ in range(rng.integers(1, 4)):  # tree crowns on the horizon
         centre = (int(rng.integers(0, w)), int(horizon - h * rng.uniform(0.0, 0.1)))

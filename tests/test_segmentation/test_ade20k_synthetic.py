@@ -59,7 +59,8 @@ def test_mmseg_ade20k_dataset_and_pipeline_read_it(ade_root):
     ds = ADE20KDataset(
         data_root=ade_root, data_prefix=dict(img_path='images/validation',
                                              seg_map_path='annotations/validation'),
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='LoadAnnotations', reduce_zero_label=True),
                   dict(type='PackSegInputs')])
     assert len(ds) == 2 and len(ds.metainfo['classes']) == 150
     sample = ds[0]

@@ -55,7 +55,8 @@ def test_pretrain_to_upernet_to_miou(tiny_pretrain_ckpt, tmp_path):
                      'default_hooks.logger.interval=4')
     log = train.stdout + train.stderr
     # strict transfer: every encoder tensor loaded, only what UperNet's ViT adds is new
-    assert re.search(rf'loaded \d+ tensors from {re.escape(tiny_pretrain_ckpt)} \(mae_mm format\)', log)
+    source = re.escape(tiny_pretrain_ckpt)
+    assert re.search(rf'loaded \d+ tensors from {source} \(mae_mm format\)', log)
     new = re.search(r'new in this backbone, kept at their initial values: (.*)', log).group(1)
     assert set(new.split(', ')) == {'blocks.{0-5}.attn.rel_pos_bias.relative_position_bias_table',
                                     'blocks.{0-5}.ls1.gamma', 'blocks.{0-5}.ls2.gamma'}

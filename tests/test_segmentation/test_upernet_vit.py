@@ -111,13 +111,13 @@ def test_rel_pos_bias_on_another_grid_keeps_learned_offsets():
         rpb.relative_position_bias_table.normal_()
     native, big = rpb()[0], rpb((6, 7))[0]  # (heads, 1 + 16, 1 + 16), (heads, 1 + 42, 1 + 42)
 
-    def token(r, c, w):
-        return 1 + r * w + c
+    def pair(bias, width, key):  # bias of query (0, 0) -> key (row, col) on a grid this wide
+        return bias[:, 1, 1 + key[0] * width + key[1]]
 
     # (0, 0) -> (3, 2): an offset inside the trained span, same bias on both grids
-    assert torch.equal(big[:, token(0, 0, 7), token(3, 2, 7)], native[:, token(0, 0, 4), token(3, 2, 4)])
+    assert torch.equal(pair(big, 7, (3, 2)), pair(native, 4, (3, 2)))
     # (0, 0) -> (5, 6): beyond the span, clamped to the span's edge (3, 3)
-    assert torch.equal(big[:, token(0, 0, 7), token(5, 6, 7)], native[:, token(0, 0, 4), token(3, 3, 4)])
+    assert torch.equal(pair(big, 7, (5, 6)), pair(native, 4, (3, 3)))
     assert torch.equal(big[:, 0, 0], native[:, 0, 0])  # class token entries
 
 
