@@ -19,12 +19,7 @@ from det_helpers import CONFIGS, DEMO, build_detector, coco_demo, load_config  #
 
 PRETRAIN_DEMO = osp.join(CONFIGS, 'demo', 'mae_vit-tiny_pretrain_demo.py')
 VIT_B = osp.join(CONFIGS, 'maskrcnn_vit-b_coco.py')
-# the paper's variant on the demo ViT: the 6 blocks in 4 groups is not even, so 4 of them
-PAPER_NECK = {
-    'model.backbone.out_indices': (1, 2, 4, 5),
-    'model.neck': [dict(type='mae_mm.ViTPyramid', in_channels=192, scales=(2, 1, 0.5, 0.25)),
-                   dict(type='FPN', in_channels=[192] * 4, out_channels=64, num_outs=5)],
-}
+DEMO_FPN = osp.join(CONFIGS, 'demo', 'maskrcnn_vit-tiny_fpn_coco_demo.py')  # paper's pyramid
 REL_POS = re.compile(r'blocks\.\d+\.attn\.rel_pos_[hw]')
 SMALL_VIT = dict(embed_dims=64, num_layers=4, num_heads=2)
 
@@ -52,8 +47,8 @@ def one_batch(cfg: Config, model, n: int = 2, split: str = 'train'):
 
 @pytest.mark.parametrize('variant', ['vitdet', 'paper'])
 def test_demo_detector_trains_a_step_and_predicts_masks(coco_demo, variant):
-    options = PAPER_NECK if variant == 'paper' else {}
-    cfg = load_config(DEMO, coco_demo, **{'model.backbone.init_cfg': None}, **options)
+    cfg = load_config(DEMO_FPN if variant == 'paper' else DEMO, coco_demo,
+                      **{'model.backbone.init_cfg': None})
     torch.manual_seed(0)
     model = build_detector(cfg)
     neck = model.neck[0] if variant == 'paper' else model.neck
