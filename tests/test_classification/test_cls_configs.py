@@ -19,8 +19,12 @@ def test_finetune_recipe(size, base_lr, decay, epochs, drop_path, dims):
     cfg = config(f'finetune_vit-{size}_in1k')
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.custom_imports == dict(imports=['mae_mm'], allow_failed_imports=False)
-    total = 8 * cfg.train_dataloader.batch_size
+    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
+    assert cfg.num_gpus == 8
+    total = cfg.num_gpus * cfg.train_dataloader.batch_size * accumulate
     assert total == 1024 == cfg.auto_scale_lr.base_batch_size
+    assert (cfg.train_dataloader.batch_size, accumulate) == {
+        'b': (128, 1), 'l': (64, 2), 'l-partial': (64, 2), 'h': (32, 4), 'h-448': (8, 16)}[size]
     opt = cfg.optim_wrapper.optimizer
     assert (opt.type, opt.betas, opt.weight_decay) == ('AdamW', (0.9, 0.999), 0.05)
     assert opt.lr == pytest.approx(base_lr * total / 256)

@@ -4,6 +4,7 @@
 # 1e-6 (scaled per layer like the lr), 100 epochs, total batch 1024. No weight decay on
 # norms, biases, class token and position embedding (the constructor's rule).
 # fp32 by default; add --amp on GPUs (bf16 autocast).
+num_gpus = 8
 total_batch = 1024
 base_lr = 5e-4
 min_lr = 1e-6
