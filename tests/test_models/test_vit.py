@@ -43,8 +43,9 @@ def test_given_mask_is_used_and_wrong_shapes_fail():
 
 
 def test_every_trainable_parameter_gets_a_gradient_and_pos_embed_is_frozen():
+    torch.manual_seed(0)  # drop path on a small batch could drop one branch for every sample
     model = tiny_mae(drop_path_rate=0.1)
-    loss = model.loss(torch.randn(2, 3, 32, 32))['loss']
+    loss = model.loss(torch.randn(8, 3, 32, 32))['loss']
     loss.backward()
     for name, p in model.named_parameters():
         if p.requires_grad:
