@@ -69,6 +69,22 @@ def test_demo_detector_trains_a_step_and_predicts_masks(coco_demo, variant):
     assert len(pred.pred_instances.bboxes) == len(pred.pred_instances.masks)
 
 
+@pytest.mark.parametrize('variant', ['vitdet', 'paper'])
+def test_roi_features_are_the_pyramids_features_under_each_box(coco_demo, variant):
+    """mmcv's RoIAlign on the neck's outputs equals torchvision's: the pyramid hands it maps
+    in the memory layout it assumes (a channels-last view once fed it wrong features)."""
+    from torchvision.ops import roi_align
+    cfg = load_config(DEMO_FPN if variant == 'paper' else DEMO, coco_demo,
+                      **{'model.backbone.init_cfg': None})
+    model = build_detector(cfg).eval()
+    rois = torch.tensor([[0, 10.0, 20.0, 60.0, 70.0], [1, 40.0, 8.0, 120.0, 100.0]])
+    with torch.no_grad():
+        feats = model.extract_feat(torch.randn(2, 3, 128, 128))
+        got = model.roi_head.bbox_roi_extractor(feats[:4], rois)  # both boxes map to level 0
+    expected = roi_align(feats[0], rois, (7, 7), spatial_scale=0.25, aligned=True)
+    torch.testing.assert_close(got, expected)
+
+
 def test_pretrain_checkpoint_loads_strictly_into_the_detector(coco_demo, tmp_path):
     ckpt = save_pretrain(str(tmp_path / 'mae.pth'))
     cfg = load_config(DEMO, coco_demo, **{'model.backbone.init_cfg.checkpoint': ckpt})

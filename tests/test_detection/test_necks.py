@@ -27,6 +27,8 @@ def test_ln2d_normalises_channels_like_layernorm():
         q.data.copy_(p.data)
     x = torch.randn(2, 8, 5, 7)
     torch.testing.assert_close(ln2d(x), ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+    # NCHW memory: mmcv's CPU RoIAlign reads raw memory and silently misreads other layouts
+    assert ln2d(x).is_contiguous()
 
 
 def test_simple_fpn_gives_strides_4_to_64_from_one_map():

@@ -1,7 +1,6 @@
 """LayerNorm over the channels of (B, C, H, W) maps: ViTDet's norm for necks and heads."""
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from mae_mm.registry import MODELS
 
@@ -10,6 +9,10 @@ from mae_mm.registry import MODELS
 class LayerNorm2d(nn.LayerNorm):
     """Normalise each pixel's C channels; usable in any host config as
     ``norm_cfg=dict(type='mae_mm.LN2d')`` (mmcv's ``build_norm_layer`` finds it by scope).
+
+    The output is a contiguous NCHW tensor: mmcv's CPU ``RoIAlign`` reads its input's memory
+    as NCHW, so a channels-last view (what normalising a permuted tensor gives) would feed it
+    wrong features without any error.
 
     Args:
         num_channels (int): C.
@@ -20,6 +23,11 @@ class LayerNorm2d(nn.LayerNorm):
         super().__init__(num_channels, eps=eps, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
+        mean = x.mean(dim=1, keepdim=True)  # (B, 1, H, W)
+        var = (x - mean).pow(2).mean(dim=1, keepdim=True)
+        x = (x - mean) * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            x = x * self.weight[:, None, None]
+        if self.bias is not None:
+            x = x + self.bias[:, None, None]
+        return x
