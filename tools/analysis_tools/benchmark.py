@@ -16,7 +16,6 @@ import argparse
 import copy
 import json
 import os
-import resource
 import subprocess
 import sys
 from typing import Callable, Dict, Optional
@@ -124,9 +123,16 @@ def cpu_peak_memory(args, name: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _status_kib(field: str) -> int:
+    """A memory figure of this process from /proc (VmRSS, VmHWM), in KiB. Unlike
+    ``ru_maxrss``, VmHWM starts afresh at exec, so a child does not inherit its parent's peak."""
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
+
+
 def memory_child(cfg: Config, args) -> None:
     """Child process: build one model, run two steps, print its peak RSS increase in GiB."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _status_kib('VmRSS')
     ours = build_ours(cfg, args)
     size = size_of(cfg.model, _plain(ours))
     model = ours if args.memory_child == 'mae_mm' else build_peer(size, cfg, torch.device('cpu'))
@@ -134,7 +140,7 @@ def memory_child(cfg: Config, args) -> None:
     step = train_steps({args.memory_child: model}, size, args, torch.device('cpu'))[args.memory_child]
     step()
     step()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 2**20)
+    print((_status_kib('VmHWM') - base) / 2**20)
 
 
 def table2(cfg: Config, args, device: torch.device) -> list:
