@@ -121,7 +121,8 @@ def make_coco_split(root: str, split: str, num_images: int, size: int,
             annotations.append(_annotation(pts, cls, len(annotations) + 1, img_id, size))
         img = (img + rng.normal(0, 3, img.shape)).clip(0, 255).astype(np.uint8)
         file_name = f'{img_id:012d}.jpg'
-        cv2.imwrite(osp.join(root, split, file_name), img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+        cv2.imwrite(osp.join(root, split, file_name), img[..., ::-1],
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
         images.append(dict(id=img_id, file_name=file_name, width=size, height=size))
     coco = dict(info=dict(description=f'mae_mm synthetic shapes, {split}', version='1.0'),
                 licenses=[], images=images, annotations=annotations,

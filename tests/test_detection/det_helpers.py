@@ -18,7 +18,7 @@ DEMO = osp.join(CONFIGS, 'demo', 'maskrcnn_vit-tiny_coco_demo.py')
 
 
 def load_config(path: str, data_root: str = None, **cfg_options) -> Config:
-    """A config with ``cfg_options`` merged and, if given, every data path moved to ``data_root``."""
+    """A config with ``cfg_options`` merged and, if given, its data paths moved to ``data_root``."""
     cfg = Config.fromfile(path)
     if data_root is not None:
         root = data_root.rstrip('/') + '/'

@@ -30,7 +30,8 @@ def test_layout_is_coco_2017(coco_demo):
                 assert abs(mask.sum() - ann['area']) <= 1
                 ys, xs = np.nonzero(mask)
                 x, y, w, h = ann['bbox']
-                assert x - 1 <= xs.min() and xs.max() <= x + w and y - 1 <= ys.min() <= ys.max() <= y + h
+                assert x - 1 <= xs.min() and xs.max() <= x + w
+                assert y - 1 <= ys.min() and ys.max() <= y + h
     # objects of every class occur
     train = COCO(osp.join(coco_demo, 'annotations', 'instances_train2017.json'))
     assert {a['category_id'] for a in train.anns.values()} == {1, 2, 3, 4}
@@ -85,8 +86,9 @@ def test_same_seed_same_files(tmp_path):
     a = make_coco_demo(str(tmp_path / 'a'), num_train=2, num_val=1, size=64, seed=3)
     b = make_coco_demo(str(tmp_path / 'b'), num_train=2, num_val=1, size=64, seed=3)
     for name in ('instances_train2017.json', 'instances_val2017.json'):
-        with open(osp.join(a, 'annotations', name)) as fa, open(osp.join(b, 'annotations', name)) as fb:
-            assert json.load(fa) == json.load(fb)
+        with open(osp.join(a, 'annotations', name)) as fa:
+            with open(osp.join(b, 'annotations', name)) as fb:
+                assert json.load(fa) == json.load(fb)
     assert np.array_equal(cv2.imread(osp.join(a, 'train2017', '000000000001.jpg')),
                           cv2.imread(osp.join(b, 'train2017', '000000000001.jpg')))
 

@@ -26,7 +26,8 @@ def test_full_configs_follow_the_vitdet_recipe(size, pyramid):
     s = SIZES[size]
     assert cfg.default_scope == 'mmdet' and cfg.custom_imports.imports == ['mae_mm']
     bb = cfg.model.backbone
-    assert bb.type == 'mae_mm.MAEViT' and bb.arch == s['arch'] and tuple(bb.img_size) == (1024, 1024)
+    assert bb.type == 'mae_mm.MAEViT' and bb.arch == s['arch']
+    assert tuple(bb.img_size) == (1024, 1024)
     assert (bb.window_size, tuple(bb.global_attn_indexes)) == (14, s['globals_'])
     assert bb.use_rel_pos and bb.pos_embed_trainable and not bb.with_cls_token
     assert bb.out_type == 'featmap' and not bb.final_norm and bb.drop_path_rate == s['dp']
@@ -39,7 +40,8 @@ def test_full_configs_follow_the_vitdet_recipe(size, pyramid):
         assert bb.out_indices == -1 and cfg.model.neck.type == 'mae_mm.SimpleFPN'
         assert cfg.model.neck.in_channels == s['dims']
     ow = cfg.optim_wrapper
-    assert ow.type == 'AmpOptimWrapper' and ow.constructor == 'mae_mm.LayerDecayOptimWrapperConstructor'
+    assert ow.type == 'AmpOptimWrapper'
+    assert ow.constructor == 'mae_mm.LayerDecayOptimWrapperConstructor'
     assert ow.paramwise_cfg.layer_decay_rate == s['ld']
     assert (ow.optimizer.type, ow.optimizer.lr, ow.optimizer.weight_decay) == ('AdamW', 1e-4, 0.1)
     # total batch 64; 100 epochs of COCO's ~118k images

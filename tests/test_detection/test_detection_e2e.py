@@ -54,7 +54,8 @@ def test_pretrain_to_maskrcnn_train_and_test(tiny_pretrain_ckpt, tmp_path):
     train = run_tool('train.py', CONFIG, '--work-dir', work_dir, '--cfg-options',
                      f'model.backbone.init_cfg.checkpoint={tiny_pretrain_ckpt}',
                      f'train_cfg.max_iters={ITERS}', 'train_cfg.val_interval=1000',
-                     f'default_hooks.checkpoint.interval={ITERS}', 'default_hooks.logger.interval=1',
+                     f'default_hooks.checkpoint.interval={ITERS}',
+                     'default_hooks.logger.interval=1',
                      *data_options(data))
     log = train.stdout + train.stderr
     # the pretrained encoder was loaded strictly; only the relative positions are new

@@ -103,7 +103,8 @@ def test_mae_pretraining_model_decoder_blocks_are_not_the_vit():
 def test_errors_name_the_fix():
     two = nn.Module()
     two.student, two.teacher = MAEViT(arch=TINY, img_size=32), MAEViT(arch=TINY, img_size=32)
-    with pytest.raises(ValueError, match=r"found blocks under \['student.', 'teacher.'\].*vit_prefix"):
+    with pytest.raises(ValueError,
+                       match=r"found blocks under \['student.', 'teacher.'\].*vit_prefix"):
         build(two)
     got = settings(build(two, vit_prefix='teacher.'))
     assert got[id(two.student.blocks[0].attn.qkv.weight)][0] == pytest.approx(LR)
