@@ -29,6 +29,7 @@ max_epochs = 200
 warmup_epochs = 10
 optim_wrapper = dict(type='OptimWrapper', _delete_=True,
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05),
+                     constructor=_base_.optim_wrapper.constructor,
                      paramwise_cfg=_base_.optim_wrapper.paramwise_cfg)
 param_scheduler = [
     dict(_base_.param_scheduler[0], end=warmup_epochs),

@@ -1,7 +1,8 @@
 # The paper's pretraining recipe: AdamW (0.9, 0.95), wd 0.05, lr = 1.5e-4 x total batch / 256,
 # 40 warm-up epochs then cosine to 0, 800 epochs, total batch 4096, bf16 mixed precision.
 # Norms, biases, tokens and position embeddings get no weight decay. bf16 runs without a loss
-# scaler (mae_mm.AmpOptimWrapper) and AdamW uses its fused kernel.
+# scaler (mae_mm.AmpOptimWrapper) and AdamW uses its fused kernel on a few parameter groups
+# (merged by setting) instead of one per tensor (mae_mm.GroupedOptimWrapperConstructor).
 num_gpus = 8
 total_batch = 4096
 base_lr = 1.5e-4
@@ -12,6 +13,7 @@ optim_wrapper = dict(
     dtype='bfloat16',
     optimizer=dict(type='AdamW', lr=base_lr * total_batch / 256, betas=(0.9, 0.95),
                    weight_decay=0.05, fused=True),
+    constructor='mae_mm.GroupedOptimWrapperConstructor',
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,

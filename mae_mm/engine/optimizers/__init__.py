@@ -1,3 +1,4 @@
+from .grouped import GroupedOptimWrapperConstructor
 from .layer_decay import LayerDecayOptimWrapperConstructor
 
-__all__ = ['LayerDecayOptimWrapperConstructor']
+__all__ = ['GroupedOptimWrapperConstructor', 'LayerDecayOptimWrapperConstructor']
