@@ -1,10 +1,11 @@
 """MAE: backbone (masked encoder) -> neck (decoder) -> head (masked pixel MSE)."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel
 
 from mae_mm.registry import MODELS, build_model
+from ..layers import check_mask_counts
 
 
 @MODELS.register_module()
@@ -20,12 +21,22 @@ class MAE(BaseModel):
             ``in_channels`` and ``embed_dims`` default to the backbone's.
         head (dict): An :class:`MAEHead` config; ``patch_size`` defaults to the backbone's.
         data_preprocessor (dict, optional): Normalises and stacks the images.
+        compile (bool | dict): ``torch.compile`` the whole masked forward and loss (encoder,
+            decoder, head: one graph, fused kernels, the same numerics); a dict holds
+            ``torch.compile``'s options, e.g. ``dict(mode='max-autotune-no-cudagraphs')``.
+            The parameters and their names are untouched, so checkpoints stay the same.
+            Defaults to False.
         init_cfg (dict, optional): Passed to :class:`BaseModel`.
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+                 data_preprocessor: Optional[dict] = None, compile: Union[bool, dict] = False,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(compile, (bool, dict)):
+            raise TypeError(f'compile must be True, False or a dict of torch.compile options, '
+                            f'got {compile!r}; e.g. compile=dict(mode="max-autotune-no-cudagraphs")')
+        self.compile_cfg = dict(compile) if compile is not False else None
         self.backbone = build_model(backbone)
         patch_embed = self.backbone.patch_embed
         neck = dict(neck)
@@ -50,10 +61,20 @@ class MAE(BaseModel):
         latent, mask, ids_restore = self.backbone(inputs, self._masks(data_samples))
         return self.neck(latent, ids_restore), mask
 
+    def masked_loss(self, inputs: torch.Tensor, mask: Union[torch.Tensor, bool]) -> torch.Tensor:
+        """Images (B, C, H, W) and masks (B, L) (or True: drawn here) -> the scalar loss."""
+        latent, mask, ids_restore = self.backbone(inputs, mask)
+        return self.head.loss(self.neck(latent, ids_restore), inputs, mask)
+
     def loss(self, inputs: torch.Tensor, data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         """The MAE loss of a batch of normalised images (B, C, H, W)."""
-        pred, mask = self.reconstruct(inputs, data_samples)
-        return dict(loss=self.head.loss(pred, inputs, mask))
+        mask = self._masks(data_samples)
+        if self.compile_cfg is None:
+            return dict(loss=self.masked_loss(inputs, mask))
+        if isinstance(mask, torch.Tensor) and not self.backbone.mask_tokens_in_encoder:
+            check_mask_counts(mask.flatten(1), self.backbone.num_masked)
+        return dict(loss=compiled_masked_loss(self.compile_cfg)(self, inputs, mask))
+
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
                 mode: str = 'tensor'):
@@ -65,3 +86,18 @@ class MAE(BaseModel):
         if mode == 'tensor':
             return self.backbone(inputs)
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+
+_COMPILED: Dict[str, Callable] = {}
+
+
+def compiled_masked_loss(options: dict) -> Callable:
+    """``MAE.masked_loss`` through ``torch.compile(**options)``, one per set of options.
+
+    The function is compiled unbound (the model is an argument), so models stay free of
+    compiled state: they deep-copy, pickle and save exactly as eager ones.
+    """
+    key = repr(sorted(options.items()))
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(MAE.masked_loss, **options)
+    return _COMPILED[key]

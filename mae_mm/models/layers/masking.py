@@ -25,6 +25,17 @@ def random_mask(batch: int, num_patches: int, num_masked: int, device=None) -> t
     return (ranks >= num_patches - num_masked).float()
 
 
+def check_mask_counts(mask: torch.Tensor, num_masked: int) -> None:
+    """Every row of the (B, L) mask must have ``num_masked`` ones: raise (asynchronously on
+    GPUs, where reading the count would stall the host) naming the fix if not."""
+    if mask.is_cuda:
+        torch._assert_async(torch.all(mask.sum(dim=1) == num_masked))
+    elif not torch.all(mask.sum(dim=1) == num_masked):
+        raise ValueError(f'each mask row must have {num_masked} masked patches (the model\'s '
+                         f'mask_ratio), got {mask.sum(dim=1).tolist()}; set the masking '
+                         f'transform\'s mask_ratio to the backbone\'s')
+
+
 def mask_to_ids(mask: torch.Tensor, num_masked: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """Indices that put visible patches first, and their inverse.
 
@@ -37,12 +48,8 @@ def mask_to_ids(mask: torch.Tensor, num_masked: int) -> Tuple[torch.Tensor, torc
         and ``ids_restore`` (B, L): the place of each original position in the
         (visible first, then masked) order.
     """
-    if mask.is_cuda:
-        torch._assert_async(torch.all(mask.sum(dim=1) == num_masked))
-    elif not torch.all(mask.sum(dim=1) == num_masked):
-        raise ValueError(f'each mask row must have {num_masked} masked patches (the model\'s '
-                         f'mask_ratio), got {mask.sum(dim=1).tolist()}; set the masking '
-                         f'transform\'s mask_ratio to the backbone\'s')
+    if not torch.compiler.is_compiling():  # compiled callers check before (MAE.loss)
+        check_mask_counts(mask, num_masked)
     ids_shuffle = torch.argsort(mask, dim=1, stable=True)  # visible (0) first, then masked
     ids_restore = torch.argsort(ids_shuffle, dim=1)
     return ids_shuffle[:, :mask.shape[1] - num_masked], ids_restore
