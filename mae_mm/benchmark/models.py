@@ -1,4 +1,5 @@
 """Train-step closures for mae_mm's MAE and its peer, mmpretrain's MAE, at the same size."""
+import copy
 from typing import Callable
 
 import torch
@@ -41,17 +42,35 @@ def build_mmpretrain_mae(size: dict) -> torch.nn.Module:
                   loss=dict(type='PixelReconstructionLoss', criterion='L2'))))
 
 
-def optim_wrapper_cfg(precision: str, ours: bool, fused_adamw: bool) -> dict:
-    """The optimizer wrapper each implementation trains with at this precision: mae_mm's
-    (no loss scaler for bf16, fused AdamW) and MMEngine's that mmpretrain's configs use."""
-    optimizer = dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95), weight_decay=0.05)
-    if ours and fused_adamw:
-        optimizer['fused'] = True
+# mmpretrain's MAE recipe (configs/mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py)
+PEER_OPTIM_WRAPPER = dict(
+    type='AmpOptimWrapper', loss_scale='dynamic',
+    optimizer=dict(type='AdamW', lr=2.4e-3, betas=(0.9, 0.95), weight_decay=0.05),
+    paramwise_cfg=dict(custom_keys={
+        'ln': dict(decay_mult=0.0), 'bias': dict(decay_mult=0.0), 'pos_embed': dict(decay_mult=0.),
+        'mask_token': dict(decay_mult=0.), 'cls_token': dict(decay_mult=0.)}))
+
+
+def optim_wrapper_cfg(config_wrapper: dict, precision: str, ours: bool,
+                      fused_adamw: bool = True) -> dict:
+    """The optimizer wrapper each implementation trains with, at ``precision``.
+
+    mae_mm: the config's (``mae_mm.AmpOptimWrapper``: no loss scaler for bf16; fused AdamW
+    on parameter groups merged by setting). mmpretrain: its MAE recipe (MMEngine's
+    ``AmpOptimWrapper`` with a dynamic loss scaler, AdamW with one group per tensor).
+    """
+    cfg = copy.deepcopy(dict(config_wrapper) if ours else PEER_OPTIM_WRAPPER)
+    cfg['optimizer'] = dict(cfg['optimizer'])
+    if ours:
+        cfg['optimizer']['fused'] = fused_adamw
     if precision == 'fp32':
-        return dict(type='OptimWrapper', optimizer=optimizer)
-    dtype = {'bf16': 'bfloat16', 'fp16': 'float16'}[precision]
-    return dict(type='mae_mm.AmpOptimWrapper' if ours else 'AmpOptimWrapper', dtype=dtype,
-                optimizer=optimizer)
+        cfg['type'] = 'OptimWrapper'
+        cfg.pop('dtype', None)
+        cfg.pop('loss_scale', None)
+        return cfg
+    cfg.update(type='mae_mm.AmpOptimWrapper' if ours else 'AmpOptimWrapper',
+               dtype={'bf16': 'bfloat16', 'fp16': 'float16'}[precision])
+    return cfg
 
 
 def make_step(model: torch.nn.Module, inputs: torch.Tensor, wrapper_cfg: dict,

@@ -27,7 +27,7 @@ def median(values: List[float]) -> float:
     return statistics.median(values)
 
 
-def matmul_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 4096,
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 8192,
                       repeat: int = 10) -> float:
     """Measured FLOP/s of a square matrix multiply, the reference for utilisation figures."""
     if device.type == 'cpu':

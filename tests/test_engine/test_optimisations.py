@@ -1,4 +1,6 @@
 """Speed options leave the numerics unchanged: compiled vs eager, bf16 wrapper semantics."""
+import copy
+
 import pytest
 import torch
 from mmpretrain.structures import DataSample
@@ -25,18 +27,58 @@ def fixed_batch():
     return x, [DataSample().set_mask(m) for m in mask]
 
 
+def grads_of(model: MAE, loss: torch.Tensor) -> dict:
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    return dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
+
+
 @pytest.mark.slow
 def test_compiled_model_matches_eager():
-    model = tiny_mae()
+    """model.compile: the same loss and gradients for every parameter, the same state dict."""
+    eager_model, compiled_model = tiny_mae(), tiny_mae()
+    compiled_model.compile_cfg = dict()  # as MAE(..., compile=True) sets it
     x, samples = fixed_batch()
-    eager = model.loss(x, samples)['loss']
-    grads = torch.autograd.grad(eager, model.backbone.blocks[0].attn.qkv.weight)
-    model.backbone = torch.compile(model.backbone)
-    model.neck = torch.compile(model.neck)
-    compiled = model.loss(x, samples)['loss']
-    grads_c = torch.autograd.grad(compiled, model.backbone._orig_mod.blocks[0].attn.qkv.weight)
+    eager = eager_model.loss(x, samples)['loss']
+    compiled = compiled_model.loss(x, samples)['loss']
     torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(grads_c, grads, rtol=1e-4, atol=1e-6)
+    grads, grads_c = grads_of(eager_model, eager), grads_of(compiled_model, compiled)
+    assert grads_c.keys() == grads.keys() and len(grads) == 48
+    for name in grads:
+        torch.testing.assert_close(grads_c[name], grads[name], rtol=1e-4, atol=1e-6, msg=name)
+    assert compiled_model.state_dict().keys() == eager_model.state_dict().keys()
+    copy.deepcopy(compiled_model)  # no compiled state is held by the model
+
+
+def test_compile_option_is_checked():
+    with pytest.raises(TypeError, match=r"compile must be True, False or a dict.*'yes'"):
+        MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=32, patch_size=8),
+            neck=dict(type='MAEDecoder'), head=dict(type='MAEHead'), compile='yes')
+
+
+def test_grouped_constructor_merges_groups_with_the_same_options():
+    """Three groups (decay, no decay, no decay by custom key) instead of one per tensor; the
+    same update as MMEngine's constructor."""
+    from mmengine.optim import build_optim_wrapper
+    wrapper_cfg = dict(optimizer=dict(type='AdamW', lr=1e-2, weight_decay=0.05),
+                       paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0,
+                                          custom_keys=dict(pos_embed=dict(decay_mult=0.0),
+                                                           cls_token=dict(decay_mult=0.0),
+                                                           mask_token=dict(decay_mult=0.0))))
+    x, samples = fixed_batch()
+    params = {}
+    for constructor in ('DefaultOptimWrapperConstructor', 'mae_mm.GroupedOptimWrapperConstructor'):
+        model = tiny_mae()
+        wrapper = build_optim_wrapper(model, dict(wrapper_cfg, constructor=constructor))
+        groups = wrapper.optimizer.param_groups
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        assert sum(len(g['params']) for g in groups) == len(trainable) == 48
+        for _ in range(3):
+            wrapper.update_params(model.loss(x, samples)['loss'])
+        params[constructor] = (len(groups), model.state_dict())
+    (n_default, default), (n_grouped, grouped) = params.values()
+    assert n_default == 48 and n_grouped == 3
+    for name in default:
+        torch.testing.assert_close(grouped[name], default[name], rtol=0, atol=0, msg=name)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='AmpOptimWrapper needs a GPU')

@@ -21,7 +21,8 @@ import sys
 from typing import Callable, Dict, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.utils import import_modules_from_strings
 
@@ -41,7 +42,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--steps', type=int, default=5, help='timed steps per round')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
     parser.add_argument('--rounds', type=int, default=3, help='alternating rounds')
-    parser.add_argument('--compile', action='store_true', help='torch.compile mae_mm parts')
+    parser.add_argument('--compile', nargs='?', const='default', default=None, metavar='MODE',
+                        help="compile mae_mm's masked forward and loss (model.compile); "
+                             "MODE is torch.compile's, e.g. max-autotune-no-cudagraphs")
     parser.add_argument('--no-fused-adamw', action='store_true', help='foreach AdamW for mae_mm')
     parser.add_argument('--plain-attn', action='store_true', help='mae_mm without SDPA')
     parser.add_argument('--with-cp', action='store_true', help='mae_mm with activation checkpointing')
@@ -51,6 +54,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--profile', action='store_true',
                         help="print mae_mm's most expensive kernels (torch.profiler)")
     parser.add_argument('--json', help='write the results here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, e.g. optim_wrapper.constructor='
+                             'DefaultOptimWrapperConstructor (one group per tensor)')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)  # CPU peak memory of one model
     return parser.parse_args()
 
@@ -64,25 +70,15 @@ def build_ours(cfg: Config, args, backbone: Optional[dict] = None,
     model_cfg.backbone.update(fused_attn=not args.plain_attn, with_cp=args.with_cp)
     model_cfg.neck.update(fused_attn=not args.plain_attn)
     model_cfg.pop('data_preprocessor', None)
-    model = MODELS.build(model_cfg)
     if args.compile:
-        model.backbone = torch.compile(model.backbone)
-        model.neck = torch.compile(model.neck)
-    return model
+        model_cfg.compile = dict(mode=args.compile)
+    return MODELS.build(model_cfg)
 
 
 def build_peer(size: dict, cfg: Config, device: torch.device) -> torch.nn.Module:
     peer = build_mmpretrain_mae(size).to(device).train()
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     return peer
-
-
-def _plain(model):
-    """The model without torch.compile wrappers (for reading sizes)."""
-    model = copy.copy(model)
-    for part in ('backbone', 'neck'):
-        model._modules[part] = getattr(getattr(model, part), '_orig_mod', getattr(model, part))
-    return model
 
 
 def run_rounds(steps: Dict[str, Callable], args, device: torch.device) -> Dict[str, dict]:
@@ -103,14 +99,16 @@ def run_rounds(steps: Dict[str, Callable], args, device: torch.device) -> Dict[s
     return results
 
 
-def train_steps(models: Dict[str, torch.nn.Module], size: dict, args,
+def train_steps(models: Dict[str, torch.nn.Module], size: dict, cfg: Config, args,
                 device: torch.device) -> Dict[str, Callable]:
-    """A step closure per model on one shared synthetic batch (mae_mm gets pipeline masks)."""
+    """A step closure per model on one shared synthetic batch (mae_mm gets pipeline masks),
+    each through the optimizer wrapper it trains with (the config's / mmpretrain's recipe)."""
     inputs = torch.randn(args.batch, 3, size['img_size'], size['img_size'], device=device)
     steps = {}
     for name, model in models.items():
         ours = name != 'mmpretrain'
-        wrapper = optim_wrapper_cfg(args.precision, ours, not args.no_fused_adamw)
+        wrapper = optim_wrapper_cfg(cfg.optim_wrapper, args.precision, ours,
+                                    not args.no_fused_adamw)
         steps[name] = make_step(model, inputs, wrapper, with_masks=ours)
     return steps
 
@@ -119,6 +117,11 @@ def cpu_peak_memory(args, name: str) -> float:
     """Peak resident memory (GiB) of training one model, measured in a fresh process."""
     cmd = [sys.executable, __file__, args.config, '--batch', str(args.batch), '--device', 'cpu',
            '--precision', args.precision, '--memory-child', name]
+    cmd += ['--compile', args.compile] if args.compile else []
+    if args.cfg_options:
+        cmd += ['--cfg-options', *[f'{k}={v}' for k, v in args.cfg_options.items()]]
+    cmd += [flag for flag, on in (('--plain-attn', args.plain_attn), ('--with-cp', args.with_cp),
+                                  ('--no-fused-adamw', args.no_fused_adamw)) if on]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -134,10 +137,10 @@ def memory_child(cfg: Config, args) -> None:
     """Child process: build one model, run two steps, print its peak RSS increase in GiB."""
     base = _status_kib('VmRSS')
     ours = build_ours(cfg, args)
-    size = size_of(cfg.model, _plain(ours))
+    size = size_of(cfg.model, ours)
     model = ours if args.memory_child == 'mae_mm' else build_peer(size, cfg, torch.device('cpu'))
     del ours
-    step = train_steps({args.memory_child: model}, size, args, torch.device('cpu'))[args.memory_child]
+    step = train_steps({args.memory_child: model}, size, cfg, args, torch.device('cpu'))[args.memory_child]
     step()
     step()
     print((_status_kib('VmHWM') - base) / 2**20)
@@ -146,7 +149,7 @@ def memory_child(cfg: Config, args) -> None:
 def table2(cfg: Config, args, device: torch.device) -> list:
     """The paper's Table 2: train time of mask-token vs visible-only encoders, decoder 8 / 1."""
     rows = []
-    size = size_of(cfg.model, _plain(build_ours(cfg, args)))
+    size = size_of(cfg.model, build_ours(cfg, args))
     for depth in sorted({size['decoder_depth'], 1}, reverse=True):
         variants = {
             'mask_tokens': build_ours(cfg, args, backbone=dict(mask_tokens_in_encoder=True),
@@ -154,7 +157,7 @@ def table2(cfg: Config, args, device: torch.device) -> list:
             'visible_only': build_ours(cfg, args, neck=dict(decoder_depth=depth)),
         }
         variants = {k: v.to(device).train() for k, v in variants.items()}
-        res = run_rounds(train_steps(variants, size, args, device), args, device)
+        res = run_rounds(train_steps(variants, size, cfg, args, device), args, device)
         rows.append(dict(decoder_depth=depth, mask_token_step_s=res['mask_tokens']['step_s'],
                          visible_step_s=res['visible_only']['step_s'],
                          speedup=res['mask_tokens']['step_s'] / res['visible_only']['step_s']))
@@ -177,8 +180,10 @@ def print_profile(step: Callable, device: torch.device, rows: int = 25) -> None:
 def main() -> None:
     args = parse_args()
     cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
     import_modules_from_strings(**cfg.get('custom_imports', {}))
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    MMLogger.get_current_instance().setLevel('WARNING')  # no per-parameter optimizer lines
     if args.memory_child:
         memory_child(cfg, args)
         return
@@ -186,10 +191,10 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     models = {'mae_mm': build_ours(cfg, args).to(device).train()}
-    size = size_of(cfg.model, _plain(models['mae_mm']))
+    size = size_of(cfg.model, models['mae_mm'])
     if not args.no_peer:
         models['mmpretrain'] = build_peer(size, cfg, device)
-    steps = train_steps(models, size, args, device)
+    steps = train_steps(models, size, cfg, args, device)
     results = run_rounds(steps, args, device)
     if device.type == 'cpu':
         for name in results:
