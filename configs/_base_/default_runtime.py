@@ -3,6 +3,8 @@ default_scope = 'mmpretrain'
 custom_imports = dict(imports=['mae_mm'], allow_failed_imports=False)
 
 default_hooks = dict(
+    # MMEngine's RuntimeInfoHook, reading the losses once per log interval, not every step
+    runtime_info=dict(type='mae_mm.DeferredRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),

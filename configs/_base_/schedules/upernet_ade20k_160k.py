@@ -16,6 +16,8 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=16
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
+    # MMEngine's RuntimeInfoHook, reading the losses once per log interval, not every step
+    runtime_info=dict(type='mae_mm.DeferredRuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
