@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from mmengine.config import Config
+from mmengine.runner import Runner
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_DEMO = osp.join(REPO, 'configs', 'demo', 'mae_vit-tiny_pretrain_demo.py')
@@ -30,6 +32,22 @@ def read_scalars(work_dir: str) -> list:
     assert paths, f'no scalars.json under {work_dir}'
     with open(sorted(paths)[-1]) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def demo_overrides(data_root: str, epochs: int, batch: int = 16, workers: int = 0) -> dict:
+    """Config overrides for short runs of the demo config, a checkpoint every epoch."""
+    return {'train_cfg.max_epochs': epochs, 'train_dataloader.dataset.data_root': data_root,
+            'train_dataloader.batch_size': batch, 'train_dataloader.num_workers': workers,
+            'train_dataloader.persistent_workers': workers > 0,
+            'train_dataloader.prefetch_factor': 2 if workers else None, 'custom_hooks': [],
+            'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1}
+
+
+def build_runner(work_dir: str, data_root: str, epochs: int, extra: dict = None) -> Runner:
+    """An in-process Runner of the demo config (for injecting faults, instrumenting hooks)."""
+    cfg = Config.fromfile(PRETRAIN_DEMO)
+    cfg.merge_from_dict(dict(demo_overrides(data_root, epochs), work_dir=work_dir, **(extra or {})))
+    return Runner.from_cfg(cfg)
 
 
 @pytest.fixture(scope='session')

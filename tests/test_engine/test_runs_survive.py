@@ -8,21 +8,10 @@ import time
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.runner import Runner
 
-from conftest import PRETRAIN_DEMO, REPO, run_tool
+from conftest import PRETRAIN_DEMO, REPO, build_runner, demo_overrides, run_tool
 
 pytestmark = pytest.mark.slow
-
-
-def demo_overrides(data_root: str, epochs: int, batch: int = 16, workers: int = 0) -> dict:
-    """Config overrides for short runs of the demo config, a checkpoint every epoch."""
-    return {'train_cfg.max_epochs': epochs, 'train_dataloader.dataset.data_root': data_root,
-            'train_dataloader.batch_size': batch, 'train_dataloader.num_workers': workers,
-            'train_dataloader.persistent_workers': workers > 0,
-            'train_dataloader.prefetch_factor': 2 if workers else None, 'custom_hooks': [],
-            'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1}
 
 
 def demo_options(*args, **kwargs) -> list:
@@ -71,13 +60,6 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, demo_images):
                         weights(osp.join(killed, 'epoch_4.pth')))
 
 
-def build_runner(work_dir: str, data_root: str, epochs: int, extra: dict = None) -> Runner:
-    """An in-process Runner of the demo config (for injecting faults)."""
-    cfg = Config.fromfile(PRETRAIN_DEMO)
-    cfg.merge_from_dict(dict(demo_overrides(data_root, epochs), work_dir=work_dir, **(extra or {})))
-    return Runner.from_cfg(cfg)
-
-
 def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, demo_images, monkeypatch):
     from mmengine.fileio.backends.local_backend import LocalBackend
     work_dir = str(tmp_path / 'run')
@@ -116,24 +98,53 @@ def inject_nan_at(monkeypatch, iteration: int) -> None:
     monkeypatch.setattr(MAE, 'loss', loss)
 
 
-def test_nan_loss_stops_training_and_saves_nothing_corrupt(tmp_path, demo_images, monkeypatch):
+@pytest.mark.parametrize('log_interval', [1, 50])
+def test_nan_loss_stops_training_and_saves_nothing_corrupt(tmp_path, demo_images, monkeypatch,
+                                                           log_interval):
+    """Found at the next log point: at once, or at the end of the epoch at the latest."""
     work_dir = str(tmp_path / 'run')
-    runner = build_runner(work_dir, demo_images, epochs=3)
+    runner = build_runner(work_dir, demo_images, epochs=3,
+                          extra={'default_hooks.logger.interval': log_interval})
     inject_nan_at(monkeypatch, 9)  # epoch 2, after epoch_1.pth was saved
     with pytest.raises(RuntimeError, match=r'non-finite loss \(nan\) at iteration 9.*epoch_1\.pth'):
         runner.train()
+    assert runner.iter + 1 == {1: 9, 50: 12}[log_interval]  # the iteration it stopped in
     saved = sorted(f for f in os.listdir(work_dir) if f.endswith('.pth'))
     assert saved == ['epoch_1.pth']
     assert all(torch.isfinite(v).all() for v in weights(osp.join(work_dir, saved[0])).values())
 
 
+def test_nan_loss_found_before_a_checkpoint_between_log_points(tmp_path, demo_images,
+                                                               monkeypatch):
+    """Checkpoints every 5 iterations, logs every 50: the check before saving iter_10.pth.
+    MMEngine's CheckpointHook, which would save the NaN weights (SafeCheckpointHook refuses)."""
+    work_dir = str(tmp_path / 'run')
+    runner = build_runner(work_dir, demo_images, epochs=3, extra={
+        'default_hooks.logger.interval': 50, 'default_hooks.checkpoint.type': 'CheckpointHook',
+        'default_hooks.checkpoint.by_epoch': False, 'default_hooks.checkpoint.interval': 5})
+    inject_nan_at(monkeypatch, 9)
+    with pytest.raises(RuntimeError, match=r'non-finite loss \(nan\) at iteration 9 \(epoch 2\).*'
+                                           r'Last good checkpoint: \S*iter_5\.pth\.'):
+        runner.train()
+    assert runner.iter == 9  # stopped in iteration 10, while saving
+    assert sorted(f for f in os.listdir(work_dir) if f.startswith('iter_')) == ['iter_5.pth']
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('iter_5.pth')
+
+
 def test_nan_loss_step_is_skipped_when_configured(tmp_path, demo_images, monkeypatch):
+    """Logs every 50: the warning comes at the end of the epoch, naming the step."""
     work_dir = str(tmp_path / 'run')
     runner = build_runner(work_dir, demo_images, epochs=2,
-                          extra={'optim_wrapper.type': 'mae_mm.SkipNonFiniteOptimWrapper'})
+                          extra={'optim_wrapper.type': 'mae_mm.SkipNonFiniteOptimWrapper',
+                                 'default_hooks.logger.interval': 50})
     inject_nan_at(monkeypatch, 4)
+    warnings = []
+    monkeypatch.setattr(runner.logger, 'warning', warnings.append)
     runner.train()
     assert runner.optim_wrapper.skipped_steps == 1
+    assert [w for w in warnings if 'non-finite' in w] == [
+        'non-finite loss (nan) at iteration 4: step skipped (1 skipped so far)']
     assert all(torch.isfinite(v).all() for v in weights(osp.join(work_dir, 'epoch_2.pth')).values())
 
 
