@@ -218,7 +218,9 @@ def main() -> None:
         print(f'speed ratio mae_mm / mmpretrain: {ours["img_s"] / peer["img_s"]:.3f}x; '
               f'memory ratio: {mem_ratio:.3f}x')
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
-               compile=args.compile, gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
+               compile=args.compile, plain_attn=args.plain_attn, with_cp=args.with_cp,
+               fused_adamw=not args.no_fused_adamw, cfg_options=args.cfg_options,
+               gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
                results={k: {kk: vv for kk, vv in v.items() if kk != 'times'} for k, v in results.items()})
     if args.profile:
         print_profile(steps['mae_mm'], device)
