@@ -8,6 +8,7 @@ patch_size = 8
 model = dict(
     backbone=dict(arch='demo', img_size=img_size, patch_size=patch_size),
     neck=dict(decoder_embed_dims=128, decoder_depth=2, decoder_num_heads=4),
+    compile=False,  # minutes of 2-core CPU steps: compiling would cost more than it saves
 )
 train_pipeline = [
     *_base_.train_pipeline[:2],  # seed, load
@@ -21,6 +22,7 @@ train_dataloader = dict(
     num_workers=1,
     prefetch_factor=2,
     pin_memory=False,
+    drop_last=False,
     dataset=dict(_delete_=True, type='mae_mm.BuiltinImages', data_root='data/demo_images',
                  pipeline=train_pipeline))
 # fp32 on the CPU (bf16 matmuls are ~500x slower there); a short run needs a larger lr than

@@ -42,9 +42,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--steps', type=int, default=5, help='timed steps per round')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
     parser.add_argument('--rounds', type=int, default=3, help='alternating rounds')
-    parser.add_argument('--compile', nargs='?', const='default', default=None, metavar='MODE',
-                        help="compile mae_mm's masked forward and loss (model.compile); "
-                             "MODE is torch.compile's, e.g. max-autotune-no-cudagraphs")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--compile', nargs='?', const='default', default=None, metavar='MODE',
+                      help="compile mae_mm's masked forward and loss (model.compile) in this "
+                           "torch.compile mode, e.g. max-autotune-no-cudagraphs; without "
+                           "--compile or --eager the config's model.compile decides")
+    mode.add_argument('--eager', action='store_true', help='mae_mm without torch.compile')
     parser.add_argument('--no-fused-adamw', action='store_true', help='foreach AdamW for mae_mm')
     parser.add_argument('--plain-attn', action='store_true', help='mae_mm without SDPA')
     parser.add_argument('--with-cp', action='store_true', help='mae_mm with activation checkpointing')
@@ -70,8 +73,8 @@ def build_ours(cfg: Config, args, backbone: Optional[dict] = None,
     model_cfg.backbone.update(fused_attn=not args.plain_attn, with_cp=args.with_cp)
     model_cfg.neck.update(fused_attn=not args.plain_attn)
     model_cfg.pop('data_preprocessor', None)
-    if args.compile:
-        model_cfg.compile = dict(mode=args.compile)
+    if args.compile or args.eager:
+        model_cfg.compile = dict(mode=args.compile) if args.compile else False
     return MODELS.build(model_cfg)
 
 
@@ -205,7 +208,7 @@ def main() -> None:
     peak = matmul_peak_flops(device, DTYPES[args.precision])
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({os.cpu_count()} cores)'
     print(f'\n{args.config}: batch {args.batch}, {args.precision}, {name}, '
-          f'compile={args.compile}; train step {flops / 1e9:.1f} GFLOP/img, '
+          f'compile={models["mae_mm"].compile_cfg}; train step {flops / 1e9:.1f} GFLOP/img, '
           f'device matmul peak {peak / 1e12:.2f} TFLOP/s')
     print(f'{"model":<12}{"img/s":>10}{"step s":>10}{"MFU %":>8}{"peak GiB":>10}')
     for model_name, r in results.items():
@@ -218,7 +221,7 @@ def main() -> None:
         print(f'speed ratio mae_mm / mmpretrain: {ours["img_s"] / peer["img_s"]:.3f}x; '
               f'memory ratio: {mem_ratio:.3f}x')
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
-               compile=args.compile, plain_attn=args.plain_attn, with_cp=args.with_cp,
+               compile=models['mae_mm'].compile_cfg, plain_attn=args.plain_attn, with_cp=args.with_cp,
                fused_adamw=not args.no_fused_adamw, cfg_options=args.cfg_options,
                gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
                results={k: {kk: vv for kk, vv in v.items() if kk != 'times'} for k, v in results.items()})

@@ -11,12 +11,14 @@ from typing import List
 
 def setting(r: dict) -> str:
     """What a run changed from the config's defaults, in words."""
-    opts = [f'compile={r["compile"]}' if r.get('compile') else '',
+    compiled = r.get('compile')
+    mode = compiled.get('mode') if isinstance(compiled, dict) else None
+    opts = [f'compiled ({mode or "default"})' if compiled else 'eager',
             'plain attention' if r.get('plain_attn') else '',
             'activation checkpointing' if r.get('with_cp') else '',
             'foreach AdamW' if r.get('fused_adamw') is False else '',
             *[f'{k}={v}' for k, v in (r.get('cfg_options') or {}).items()]]
-    return ', '.join(o for o in opts if o) or 'default'
+    return ', '.join(o for o in opts if o)
 
 
 def comparison_rows(runs: List[dict]) -> List[str]:
@@ -62,7 +64,9 @@ def report(folder: str) -> str:
         raise FileNotFoundError(f'no benchmark JSON files in {folder}; run '
                                 f'tools/analysis_tools/benchmark_suite.sh {folder} first')
     devices = sorted({r['device'] for r in runs})
-    out = [f'Device: {", ".join(devices)}; matmul peak {runs[0]["peak_tflops"]:.1f} TFLOP/s', '']
+    peaks = [r['peak_tflops'] for r in runs]
+    out = [f'Device: {", ".join(devices)}; measured matmul peak {min(peaks):.1f}-{max(peaks):.1f} '
+           f'TFLOP/s (MFU of each run against its own)', '']
     compared = [r for r in runs if 'mmpretrain' in r['results']]
     alone = [r for r in runs if 'mmpretrain' not in r['results'] and 'table2' not in r
              and 'pipeline' not in r]

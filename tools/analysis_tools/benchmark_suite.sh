@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every figure of docs/benchmarks.md in one command, on the machine it runs on:
 #   bash tools/analysis_tools/benchmark_suite.sh [OUT_DIR]
-# With CUDA: ViT-B/L/H against mmpretrain (bf16, eager and compiled), each optimisation on and
-# off (ViT-B), Table 2 for ViT-L and ViT-H, the data pipeline. Without: ViT-B in fp32 against
-# mmpretrain and Table 2 for ViT-B. Then prints the tables (benchmark_report.py).
+# With CUDA (about 40 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
+# and compiled), each optimisation on and off (ViT-B), Table 2 for ViT-L and ViT-H, the data
+# pipeline. Without CUDA: ViT-B in fp32 against mmpretrain, Table 2 for ViT-B, the pipeline.
+# Then prints the tables (benchmark_report.py).
 set -euo pipefail
 OUT=${1:-work_dirs/benchmarks}
 PY=${PYTHON:-python}
@@ -12,24 +13,27 @@ bench() { local name=$1; shift; echo "== $name"; "$PY" tools/analysis_tools/benc
 if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     B=configs/mae_vit-b_pretrain.py; L=configs/mae_vit-l_pretrain.py; H=configs/mae_vit-h_pretrain.py
     G=(--precision bf16 --steps 8 --rounds 3)
-    bench b_bf16 "$B" --batch 256 "${G[@]}"
+    bench b_bf16 "$B" --batch 256 "${G[@]}" --eager
     bench b_bf16_compile "$B" --batch 256 "${G[@]}" --compile
-    bench l_bf16 "$L" --batch 128 "${G[@]}"
+    bench l_bf16 "$L" --batch 128 "${G[@]}" --eager
     bench l_bf16_compile "$L" --batch 128 "${G[@]}" --compile
-    bench h_bf16 "$H" --batch 64 "${G[@]}"
+    bench h_bf16 "$H" --batch 64 "${G[@]}" --eager
     bench h_bf16_compile "$H" --batch 64 "${G[@]}" --compile
-    bench b_plain_attn "$B" --batch 256 "${G[@]}" --no-peer --plain-attn
-    bench b_with_cp "$B" --batch 256 "${G[@]}" --no-peer --with-cp
-    bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --no-fused-adamw
-    bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer \
+    bench b512_bf16_compile "$B" --batch 512 "${G[@]}" --compile
+    bench b_compile_cudagraphs "$B" --batch 256 "${G[@]}" --no-peer --compile reduce-overhead
+    bench b_plain_attn "$B" --batch 256 "${G[@]}" --no-peer --eager --plain-attn
+    bench b_with_cp "$B" --batch 256 "${G[@]}" --no-peer --eager --with-cp
+    bench b_compile_with_cp "$B" --batch 256 "${G[@]}" --no-peer --compile --with-cp
+    bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
+    bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer --eager \
         --cfg-options optim_wrapper.constructor=DefaultOptimWrapperConstructor
-    bench b_fp16 "$B" --batch 256 --precision fp16 --steps 8 --rounds 3
-    bench l_table2 "$L" --batch 128 --precision bf16 --steps 4 --rounds 2 --no-peer --table2
-    bench h_table2 "$H" --batch 64 --precision bf16 --steps 4 --rounds 2 --no-peer --table2
-    bench b_pipeline "$B" --batch 8 --steps 1 --rounds 1 --warmup 1 --no-peer --pipeline
+    bench b_fp16 "$B" --batch 256 --precision fp16 --steps 8 --rounds 3 --eager
+    bench l_table2 "$L" --batch 128 --precision bf16 --steps 4 --rounds 2 --no-peer --compile --table2
+    bench h_table2 "$H" --batch 64 --precision bf16 --steps 4 --rounds 2 --no-peer --compile --table2
+    bench b_pipeline "$B" --batch 8 --steps 1 --rounds 1 --warmup 1 --no-peer --eager --pipeline
 else
-    bench cpu_b_fp32 configs/mae_vit-b_pretrain.py --batch 8 --steps 3 --rounds 3 --pipeline
+    bench cpu_b_fp32 configs/mae_vit-b_pretrain.py --batch 8 --steps 3 --rounds 3 --eager --pipeline
     bench cpu_b_table2 configs/mae_vit-b_pretrain.py --batch 8 --steps 2 --rounds 2 --warmup 1 \
-        --no-peer --table2
+        --no-peer --eager --table2
 fi
 "$PY" tools/analysis_tools/benchmark_report.py "$OUT"

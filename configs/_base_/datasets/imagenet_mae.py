@@ -24,6 +24,7 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     prefetch_factor=4,
+    drop_last=True,  # as the official code; every step has the compiled batch shape
     sampler=dict(type='mae_mm.SeededSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
     dataset=dict(type='ImageNet', data_root=data_root, split='train', pipeline=train_pipeline),
