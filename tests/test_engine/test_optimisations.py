@@ -10,12 +10,12 @@ from mae_mm.models import MAE
 TINY = dict(embed_dims=32, num_layers=2, num_heads=4)
 
 
-def tiny_mae() -> MAE:
+def tiny_mae(compile=False) -> MAE:
     torch.manual_seed(0)
     return MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=32, patch_size=8),
                neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
                          decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True))
+               head=dict(type='MAEHead', norm_pix=True), compile=compile)
 
 
 def fixed_batch():
@@ -35,8 +35,8 @@ def grads_of(model: MAE, loss: torch.Tensor) -> dict:
 @pytest.mark.slow
 def test_compiled_model_matches_eager():
     """model.compile: the same loss and gradients for every parameter, the same state dict."""
-    eager_model, compiled_model = tiny_mae(), tiny_mae()
-    compiled_model.compile_cfg = dict()  # as MAE(..., compile=True) sets it
+    eager_model, compiled_model = tiny_mae(), tiny_mae(compile=True)
+    assert eager_model.compile_cfg is None and compiled_model.compile_cfg == {}
     x, samples = fixed_batch()
     eager = eager_model.loss(x, samples)['loss']
     compiled = compiled_model.loss(x, samples)['loss']

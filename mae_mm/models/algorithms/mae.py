@@ -36,7 +36,7 @@ class MAE(BaseModel):
         if not isinstance(compile, (bool, dict)):
             raise TypeError(f'compile must be True, False or a dict of torch.compile options, '
                             f'got {compile!r}; e.g. compile=dict(mode="max-autotune-no-cudagraphs")')
-        self.compile_cfg = dict(compile) if compile is not False else None
+        self.compile_cfg = ({} if compile is True else dict(compile)) if compile else None
         self.backbone = build_model(backbone)
         patch_embed = self.backbone.patch_embed
         neck = dict(neck)
