@@ -51,6 +51,11 @@ def test_pretrain_recipe(size, batch, accum):
     wd = cfg.optim_wrapper.paramwise_cfg
     assert wd.norm_decay_mult == 0 and wd.bias_decay_mult == 0
     assert {'pos_embed', 'cls_token', 'mask_token'} <= set(wd.custom_keys)
+    # the speed settings measured in docs/benchmarks.md
+    assert opt.fused and cfg.optim_wrapper.constructor == 'mae_mm.GroupedOptimWrapperConstructor'
+    assert cfg.model.compile is True and cfg.train_dataloader.drop_last
+    assert cfg.model.data_preprocessor.type == 'mae_mm.MAEDataPreprocessor'
+    assert cfg.default_hooks.runtime_info.type == 'mae_mm.DeferredRuntimeInfoHook'
 
 
 def test_1600_epoch_variant():
