@@ -118,13 +118,8 @@ def train_steps(models: Dict[str, torch.nn.Module], size: dict, cfg: Config, arg
 
 def cpu_peak_memory(args, name: str) -> float:
     """Peak resident memory (GiB) of training one model, measured in a fresh process."""
-    cmd = [sys.executable, __file__, args.config, '--batch', str(args.batch), '--device', 'cpu',
-           '--precision', args.precision, '--memory-child', name]
-    cmd += ['--compile', args.compile] if args.compile else []
-    if args.cfg_options:
-        cmd += ['--cfg-options', *[f'{k}={v}' for k, v in args.cfg_options.items()]]
-    cmd += [flag for flag, on in (('--plain-attn', args.plain_attn), ('--with-cp', args.with_cp),
-                                  ('--no-fused-adamw', args.no_fused_adamw)) if on]
+    # the parent's own arguments (model, precision, options); the child measures and exits
+    cmd = [sys.executable, __file__, *sys.argv[1:], '--device', 'cpu', '--memory-child', name]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -143,7 +138,8 @@ def memory_child(cfg: Config, args) -> None:
     size = size_of(cfg.model, ours)
     model = ours if args.memory_child == 'mae_mm' else build_peer(size, cfg, torch.device('cpu'))
     del ours
-    step = train_steps({args.memory_child: model}, size, cfg, args, torch.device('cpu'))[args.memory_child]
+    steps = train_steps({args.memory_child: model}, size, cfg, args, torch.device('cpu'))
+    step = steps[args.memory_child]
     step()
     step()
     print((_status_kib('VmHWM') - base) / 2**20)
@@ -221,7 +217,8 @@ def main() -> None:
         print(f'speed ratio mae_mm / mmpretrain: {ours["img_s"] / peer["img_s"]:.3f}x; '
               f'memory ratio: {mem_ratio:.3f}x')
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
-               compile=models['mae_mm'].compile_cfg, plain_attn=args.plain_attn, with_cp=args.with_cp,
+               compile=models['mae_mm'].compile_cfg, plain_attn=args.plain_attn,
+               with_cp=args.with_cp,
                fused_adamw=not args.no_fused_adamw, cfg_options=args.cfg_options,
                gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
                results={k: {kk: vv for kk, vv in v.items() if kk != 'times'} for k, v in results.items()})
