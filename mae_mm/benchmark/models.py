@@ -60,7 +60,6 @@ def optim_wrapper_cfg(config_wrapper: dict, precision: str, ours: bool,
     ``AmpOptimWrapper`` with a dynamic loss scaler, AdamW with one group per tensor).
     """
     cfg = copy.deepcopy(dict(config_wrapper) if ours else PEER_OPTIM_WRAPPER)
-    cfg['optimizer'] = dict(cfg['optimizer'])
     if ours:
         cfg['optimizer']['fused'] = fused_adamw
     if precision == 'fp32':

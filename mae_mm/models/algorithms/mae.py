@@ -35,7 +35,8 @@ class MAE(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(compile, (bool, dict)):
             raise TypeError(f'compile must be True, False or a dict of torch.compile options, '
-                            f'got {compile!r}; e.g. compile=dict(mode="max-autotune-no-cudagraphs")')
+                            f'got {compile!r}; e.g. '
+                            f'compile=dict(mode="max-autotune-no-cudagraphs")')
         self.compile_cfg = ({} if compile is True else dict(compile)) if compile else None
         self.backbone = build_model(backbone)
         patch_embed = self.backbone.patch_embed
@@ -58,13 +59,18 @@ class MAE(BaseModel):
     def reconstruct(self, inputs: torch.Tensor,
                     data_samples: Optional[list] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Predictions (B, L, p * p * C) in target space and masks (B, L), 1 = masked."""
-        latent, mask, ids_restore = self.backbone(inputs, self._masks(data_samples))
+        return self._predict(inputs, self._masks(data_samples))
+
+    def _predict(self, inputs: torch.Tensor,
+                 mask: Union[torch.Tensor, bool]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Encoder on the visible patches, then decoder: predictions and (B, L) masks."""
+        latent, mask, ids_restore = self.backbone(inputs, mask)
         return self.neck(latent, ids_restore), mask
 
     def masked_loss(self, inputs: torch.Tensor, mask: Union[torch.Tensor, bool]) -> torch.Tensor:
         """Images (B, C, H, W) and masks (B, L) (or True: drawn here) -> the scalar loss."""
-        latent, mask, ids_restore = self.backbone(inputs, mask)
-        return self.head.loss(self.neck(latent, ids_restore), inputs, mask)
+        pred, mask = self._predict(inputs, mask)
+        return self.head.loss(pred, inputs, mask)
 
     def loss(self, inputs: torch.Tensor, data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         """The MAE loss of a batch of normalised images (B, C, H, W)."""
@@ -74,7 +80,6 @@ class MAE(BaseModel):
         if isinstance(mask, torch.Tensor) and not self.backbone.mask_tokens_in_encoder:
             check_mask_counts(mask.flatten(1), self.backbone.num_masked)
         return dict(loss=compiled_masked_loss(self.compile_cfg)(self, inputs, mask))
-
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
                 mode: str = 'tensor'):
