@@ -23,6 +23,18 @@ def time_steps(step: Callable, device: torch.device, n: int) -> List[float]:
     return times
 
 
+def time_block(step: Callable, device: torch.device, n: int) -> float:
+    """Seconds per step of ``n`` back-to-back calls of ``step``, synchronised only before
+    the first and after the last, as a training loop runs them when no step waits on the
+    device (the host queues the next step while the device computes this one)."""
+    synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    synchronize(device)
+    return (time.perf_counter() - t0) / n
+
+
 def median(values: List[float]) -> float:
     return statistics.median(values)
 

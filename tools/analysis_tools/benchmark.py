@@ -5,8 +5,10 @@
         --device cuda --precision bf16 --compile --table2
 
 Both models are built at the size the config gives, fed the same device-resident synthetic
-batch and timed in alternating rounds in one process (median step time after warm-up), so
-machine noise hits both alike. Utilisation (MFU) is the analytic FLOPs of a train step
+batch and timed in alternating rounds in one process, so machine noise hits both alike. A
+round runs steps back to back and synchronises only at its ends, as a training loop does
+(an implementation that waits on the device inside its step pays for it here); the figure
+is the median over rounds after warm-up. Utilisation (MFU) is the analytic FLOPs of a train step
 (3 x forward; encoder on visible tokens, decoder on all) over the measured peak of a
 matrix multiply at the same precision. ``--table2`` adds the paper's Table 2: the encoder
 with mask tokens vs without, decoder depth 8 vs 1. ``--pipeline`` measures the data
@@ -28,7 +30,8 @@ from mmengine.utils import import_modules_from_strings
 
 from mae_mm.benchmark.flops import mae_train_flops
 from mae_mm.benchmark.models import build_mmpretrain_mae, make_step, optim_wrapper_cfg, size_of
-from mae_mm.benchmark.timing import matmul_peak_flops, median, synchronize, time_steps
+from mae_mm.benchmark.timing import (matmul_peak_flops, median, synchronize, time_block,
+                                      time_steps)
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
@@ -39,7 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--batch', type=int, default=8, help='images per step')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--precision', choices=list(DTYPES), default='fp32')
-    parser.add_argument('--steps', type=int, default=5, help='timed steps per round')
+    parser.add_argument('--steps', type=int, default=5, help='timed back-to-back steps per round')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps per model')
     parser.add_argument('--rounds', type=int, default=3, help='alternating rounds')
     mode = parser.add_mutually_exclusive_group()
@@ -70,11 +73,14 @@ def build_ours(cfg: Config, args, backbone: Optional[dict] = None,
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.update(backbone or {})
     model_cfg.neck.update(neck or {})
-    model_cfg.backbone.update(fused_attn=not args.plain_attn, with_cp=args.with_cp)
-    model_cfg.neck.update(fused_attn=not args.plain_attn)
+    if args.plain_attn:
+        model_cfg.backbone.fused_attn = model_cfg.neck.fused_attn = False
+    if args.with_cp:
+        model_cfg.backbone.with_cp = True
     model_cfg.pop('data_preprocessor', None)
     if args.compile or args.eager:
-        model_cfg.compile = dict(mode=args.compile) if args.compile else False
+        configured = model_cfg.compile if isinstance(model_cfg.compile, dict) else {}
+        model_cfg.compile = dict(configured, mode=args.compile) if args.compile else False
     return MODELS.build(model_cfg)
 
 
@@ -85,7 +91,8 @@ def build_peer(size: dict, cfg: Config, device: torch.device) -> torch.nn.Module
 
 
 def run_rounds(steps: Dict[str, Callable], args, device: torch.device) -> Dict[str, dict]:
-    """Warm each step up, then time them in alternating rounds: median seconds per step."""
+    """Warm each step up, then time them in alternating rounds of back-to-back steps:
+    the median over rounds of seconds per step."""
     results = {name: dict(times=[]) for name in steps}
     for name, step in steps.items():
         if device.type == 'cuda':
@@ -95,7 +102,7 @@ def run_rounds(steps: Dict[str, Callable], args, device: torch.device) -> Dict[s
             results[name]['peak_mem_gib'] = torch.cuda.max_memory_allocated(device) / 2**30
     for _ in range(args.rounds):
         for name, step in steps.items():
-            results[name]['times'] += time_steps(step, device, args.steps)
+            results[name]['times'].append(time_block(step, device, args.steps))
     for r in results.values():
         r['step_s'] = median(r.pop('times'))
         r['img_s'] = args.batch / r['step_s']
