@@ -53,7 +53,7 @@ def test_pretrain_recipe(size, batch, accum):
     assert {'pos_embed', 'cls_token', 'mask_token'} <= set(wd.custom_keys)
     # the speed settings measured in docs/benchmarks.md
     assert opt.fused and cfg.optim_wrapper.constructor == 'mae_mm.GroupedOptimWrapperConstructor'
-    assert cfg.model.compile is True and cfg.train_dataloader.drop_last
+    assert cfg.model.compile == dict(mode='default') and cfg.train_dataloader.drop_last
     assert cfg.model.data_preprocessor.type == 'mae_mm.MAEDataPreprocessor'
     assert cfg.default_hooks.runtime_info.type == 'mae_mm.DeferredRuntimeInfoHook'
 

@@ -32,11 +32,28 @@ def grads_of(model: MAE, loss: torch.Tensor) -> dict:
     return dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
 
 
+def saved_for_backward(model: MAE) -> tuple:
+    """The loss of the fixed batch and the bytes its graph keeps for backward."""
+    x, samples = fixed_batch()
+    sizes = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        sizes.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model.loss(x, samples)['loss']
+    return loss, sum(sizes)
+
+
 @pytest.mark.slow
-def test_compiled_model_matches_eager():
-    """model.compile: the same loss and gradients for every parameter, the same state dict."""
-    eager_model, compiled_model = tiny_mae(), tiny_mae(compile=True)
-    assert eager_model.compile_cfg is None and compiled_model.compile_cfg == {}
+@pytest.mark.parametrize('compile', [True, dict(activation_memory_budget=0.1)])
+def test_compiled_model_matches_eager(compile):
+    """model.compile (with or without recomputation): the same loss and gradients for every
+    parameter, the same state dict."""
+    eager_model, compiled_model = tiny_mae(), tiny_mae(compile=compile)
+    assert eager_model.compile_cfg is None
+    assert compiled_model.compile_cfg == ({} if compile is True else compile)
     x, samples = fixed_batch()
     eager = eager_model.loss(x, samples)['loss']
     compiled = compiled_model.loss(x, samples)['loss']
@@ -49,10 +66,23 @@ def test_compiled_model_matches_eager():
     copy.deepcopy(compiled_model)  # no compiled state is held by the model
 
 
+@pytest.mark.slow
+def test_memory_budget_keeps_fewer_activations():
+    """A lower activation_memory_budget saves fewer bytes for backward, each budget compiled
+    on its own in one process (not the code compiled for the previous budget)."""
+    saved = [saved_for_backward(tiny_mae(compile=c))[1] for c in
+             (True, dict(activation_memory_budget=0.5), dict(activation_memory_budget=0.1))]
+    assert saved[0] > saved[1] > saved[2], saved
+
+
 def test_compile_option_is_checked():
+    parts = dict(backbone=dict(type='MAEViT', arch=TINY, img_size=32, patch_size=8),
+                 neck=dict(type='MAEDecoder'), head=dict(type='MAEHead'))
     with pytest.raises(TypeError, match=r"compile must be True, False or a dict.*'yes'"):
-        MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=32, patch_size=8),
-            neck=dict(type='MAEDecoder'), head=dict(type='MAEHead'), compile='yes')
+        MAE(**parts, compile='yes')
+    with pytest.raises(ValueError, match=r'activation_memory_budget must be a number in '
+                                         r'\(0, 1\], got 1.5'):
+        MAE(**parts, compile=dict(activation_memory_budget=1.5))
 
 
 def test_grouped_constructor_merges_groups_with_the_same_options():
