@@ -12,12 +12,15 @@ from typing import List
 def setting(r: dict) -> str:
     """What a run changed from the config's defaults, in words."""
     compiled = r.get('compile')
-    mode = compiled.get('mode') if isinstance(compiled, dict) else None
-    opts = [f'compiled ({mode or "default"})' if compiled else 'eager',
+    options = dict(compiled) if isinstance(compiled, dict) else {}
+    mode = options.pop('mode', None) or 'default'
+    opts = [f'compiled ({", ".join([mode, *(f"{k}={v}" for k, v in options.items())])})'
+            if compiled else 'eager',
             'plain attention' if r.get('plain_attn') else '',
             'activation checkpointing' if r.get('with_cp') else '',
             'foreach AdamW' if r.get('fused_adamw') is False else '',
-            *[f'{k}={v}' for k, v in (r.get('cfg_options') or {}).items()]]
+            *[f'{k}={v}' for k, v in (r.get('cfg_options') or {}).items()
+              if not k.startswith('model.compile')]]
     return ', '.join(o for o in opts if o)
 
 

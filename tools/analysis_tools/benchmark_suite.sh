@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 bench() { local name=$1; shift; echo "== $name"; "$PY" tools/analysis_tools/benchmark.py "$@" --json "$OUT/$name.json" 2>&1 | tee "$OUT/$name.log" | tail -4; }
 if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     B=configs/mae_vit-b_pretrain.py; L=configs/mae_vit-l_pretrain.py; H=configs/mae_vit-h_pretrain.py
-    G=(--precision bf16 --steps 8 --rounds 3)
+    G=(--precision bf16 --steps 10 --rounds 3)
     bench b_bf16 "$B" --batch 256 "${G[@]}" --eager
     bench b_bf16_compile "$B" --batch 256 "${G[@]}" --compile
     bench l_bf16 "$L" --batch 128 "${G[@]}" --eager
@@ -24,6 +24,8 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     bench b_plain_attn "$B" --batch 256 "${G[@]}" --no-peer --eager --plain-attn
     bench b_with_cp "$B" --batch 256 "${G[@]}" --no-peer --eager --with-cp
     bench b_compile_with_cp "$B" --batch 256 "${G[@]}" --no-peer --compile --with-cp
+    bench b_compile_budget "$B" --batch 256 "${G[@]}" --compile \
+        --cfg-options model.compile.activation_memory_budget=0.9
     bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
     bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer --eager \
         --cfg-options optim_wrapper.constructor=DefaultOptimWrapperConstructor
