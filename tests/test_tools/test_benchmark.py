@@ -1,6 +1,5 @@
 """The benchmark tool runs end to end on the CPU and its report reads what it wrote."""
 import json
-import os.path as osp
 
 import pytest
 

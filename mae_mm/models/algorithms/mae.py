@@ -27,7 +27,7 @@ class MAE(BaseModel):
             ``torch.compile``'s options, e.g. ``dict(mode='max-autotune-no-cudagraphs')``,
             and optionally ``activation_memory_budget`` (float in (0, 1]): the share of the
             default saved activations the compiled graph may keep for backward; below 1 it
-            recomputes the cheapest of the rest (0.8: ViT-B/16 peak memory -33% for -5%
+            recomputes the cheapest of the rest (0.9: ViT-B/16 peak memory -33% for -5%
             speed on an H100). The parameters and their names are untouched, so checkpoints
             stay the same. Defaults to False.
         init_cfg (dict, optional): Passed to :class:`BaseModel`.
