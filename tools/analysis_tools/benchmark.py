@@ -8,8 +8,8 @@ Both models are built at the size the config gives, fed the same device-resident
 batch and timed in alternating rounds in one process, so machine noise hits both alike. A
 round runs steps back to back and synchronises only at its ends, as a training loop does
 (an implementation that waits on the device inside its step pays for it here); the figure
-is the median over rounds after warm-up. Utilisation (MFU) is the analytic FLOPs of a train step
-(3 x forward; encoder on visible tokens, decoder on all) over the measured peak of a
+is the median over rounds after warm-up. Utilisation (MFU) is the analytic FLOPs of a train
+step (3 x forward; encoder on visible tokens, decoder on all) over the measured peak of a
 matrix multiply at the same precision. ``--table2`` adds the paper's Table 2: the encoder
 with mask tokens vs without, decoder depth 8 vs 1. ``--pipeline`` measures the data
 pipeline per worker and the share of the masking transform.
@@ -225,10 +225,10 @@ def main() -> None:
               f'memory ratio: {mem_ratio:.3f}x')
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
                compile=models['mae_mm'].compile_cfg, plain_attn=args.plain_attn,
-               with_cp=args.with_cp,
-               fused_adamw=not args.no_fused_adamw, cfg_options=args.cfg_options,
+               with_cp=args.with_cp, fused_adamw=not args.no_fused_adamw,
+               cfg_options=args.cfg_options,
                gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
-               results={k: {kk: vv for kk, vv in v.items() if kk != 'times'} for k, v in results.items()})
+               results=results)
     if args.profile:
         print_profile(steps['mae_mm'], device)
     if args.table2:
