@@ -4,7 +4,7 @@ import argparse
 from mmengine.config import Config
 
 from mae_mm.checkpoint import mmengine_checkpoint_globals
-from mae_mm.engine.cli import add_common_args, build_runner, load_config
+from mae_mm.engine.cli import add_common_args, build_runner, enable_auto_scale_lr, load_config
 from mae_mm.engine.preflight import check_data_roots
 
 
@@ -16,7 +16,8 @@ def parse_args() -> argparse.Namespace:
                         'checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true', help='bf16 mixed precision (GPUs only)')
     parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the lr by the real total batch / auto_scale_lr.base_batch_size')
+                        help='scale the lr by the real total batch (GPUs x per-GPU batch x '
+                        'accumulated steps) / auto_scale_lr.base_batch_size')
     add_common_args(parser)
     return parser.parse_args()
 
@@ -27,7 +28,7 @@ def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'mae_mm.AmpOptimWrapper'  # bf16 without a loss scaler
         cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
     if args.auto_scale_lr:
-        cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr', {}), enable=True)
+        enable_auto_scale_lr(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

@@ -33,6 +33,28 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Turn on MMEngine's linear lr scaling, counting accumulated steps in the real batch.
+
+    MMEngine scales the lr by (GPUs x per-GPU batch) / ``auto_scale_lr.base_batch_size`` and
+    ignores ``optim_wrapper.accumulative_counts``: a config that accumulates k steps to reach
+    its recipe's batch would train at 1/k of its lr. Dividing the base batch by k makes the
+    ratio (GPUs x per-GPU batch x k) / the recipe's batch.
+
+    Args:
+        cfg (Config): A training config; changed in place.
+    """
+    scale = dict(cfg.get('auto_scale_lr') or {})
+    if 'base_batch_size' not in scale:
+        raise ValueError('--auto-scale-lr needs auto_scale_lr.base_batch_size, the total batch '
+                         'the config\'s lr is set for; add it to the config, e.g. '
+                         'auto_scale_lr = dict(base_batch_size=4096)')
+    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
+    base = scale['base_batch_size'] / accumulate
+    scale.update(enable=True, base_batch_size=int(base) if base == int(base) else base)
+    cfg.auto_scale_lr = scale
+
+
 def build_runner(cfg: Config) -> Runner:
     """The Runner, with CPU-only multi-process training set up first when needed."""
     setup_cpu_distributed(cfg)
