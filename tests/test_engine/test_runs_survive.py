@@ -98,6 +98,24 @@ def inject_nan_at(monkeypatch, iteration: int) -> None:
     monkeypatch.setattr(MAE, 'loss', loss)
 
 
+def test_only_the_newest_checkpoints_stay_across_a_resume(tmp_path, demo_images):
+    work_dir = str(tmp_path)
+    keep = {'default_hooks.checkpoint.max_keep_ckpts': 2}  # a checkpoint every epoch
+
+    def saved() -> list:
+        return sorted(f for f in os.listdir(work_dir) if f.endswith('.pth'))
+
+    build_runner(work_dir, demo_images, epochs=4, extra=keep).train()
+    assert saved() == ['epoch_3.pth', 'epoch_4.pth']
+    from mae_mm.checkpoint import load_file, mmengine_checkpoint_globals
+    with mmengine_checkpoint_globals():  # MMEngine's own records, weights-only
+        message_hub = load_file(osp.join(work_dir, 'epoch_4.pth'))['message_hub']
+    assert message_hub['runtime_info']['keep_ckpt_ids'] == [3, 4]  # it counts itself
+    with mmengine_checkpoint_globals():
+        build_runner(work_dir, demo_images, epochs=6, extra=dict(keep, resume=True)).train()
+    assert saved() == ['epoch_5.pth', 'epoch_6.pth']
+
+
 @pytest.mark.parametrize('log_interval', [1, 50])
 def test_nan_loss_stops_training_and_saves_nothing_corrupt(tmp_path, demo_images, monkeypatch,
                                                            log_interval):

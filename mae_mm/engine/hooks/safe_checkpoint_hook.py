@@ -2,6 +2,8 @@
 import os
 import os.path as osp
 import random
+from collections import deque
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -60,6 +62,11 @@ class SafeCheckpointHook(CheckpointHook):
         name = self.filename_tmpl.format(step)
         final = self.file_backend.join_path(self.out_dir, name)
         runner.message_hub.update_info('last_ckpt', final)
+        dropped: List[int] = []
+        if self.max_keep_ckpts > 0:  # recorded in the checkpoint, its own step included
+            kept, dropped = self._kept_after(step)
+            self.keep_ckpt_ids = deque(kept, self.max_keep_ckpts)
+            runner.message_hub.update_info('keep_ckpt_ids', kept)
         runner.save_checkpoint(self.out_dir, f'{name}.tmp', self.file_client_args,
                                save_optimizer=self.save_optimizer,
                                save_param_scheduler=self.save_param_scheduler, meta=meta,
@@ -71,20 +78,19 @@ class SafeCheckpointHook(CheckpointHook):
         os.replace(f'{final}.tmp', final)
         self.last_ckpt = final
         _atomic_write_text(final, osp.join(runner.work_dir, 'last_checkpoint'))
-        self._prune(runner, step)
+        for old in dropped:  # only now that the new checkpoint is complete
+            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
+            if osp.isfile(path):
+                os.remove(path)
 
-    def _prune(self, runner, step: int) -> None:
-        """Keep the newest ``max_keep_ckpts`` checkpoints (the new one is already complete)."""
-        if self.max_keep_ckpts <= 0:
-            return
-        if not self.keep_ckpt_ids or self.keep_ckpt_ids[-1] != step:
-            self.keep_ckpt_ids.append(step)
-        while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
-            old = self.file_backend.join_path(self.out_dir,
-                                              self.filename_tmpl.format(self.keep_ckpt_ids.popleft()))
-            if osp.isfile(old):
-                os.remove(old)
-        runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+    def _kept_after(self, step: int) -> Tuple[List[int], List[int]]:
+        """The steps of the newest ``max_keep_ckpts`` checkpoints once ``step``'s is saved,
+        and the steps of those to delete then."""
+        ids = list(self.keep_ckpt_ids)
+        if not ids or ids[-1] != step:  # a step saved twice (latest and best) counts once
+            ids.append(step)
+        cut = max(len(ids) - self.max_keep_ckpts, 0)
+        return ids[cut:], ids[:cut]
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         kind, keys, pos, has_gauss, cached = np.random.get_state()
