@@ -56,12 +56,15 @@ def optim_wrapper_cfg(config_wrapper: dict, precision: str, ours: bool,
     """The optimizer wrapper each implementation trains with, at ``precision``.
 
     mae_mm: the config's (``mae_mm.AmpOptimWrapper``: no loss scaler for bf16; fused AdamW
-    on parameter groups merged by setting). mmpretrain: its MAE recipe (MMEngine's
-    ``AmpOptimWrapper`` with a dynamic loss scaler, AdamW with one group per tensor).
+    on parameter groups merged by setting; every step updates, whatever the config's
+    gradient accumulation). mmpretrain: its MAE recipe (MMEngine's ``AmpOptimWrapper`` with a
+    dynamic loss scaler, AdamW with one group per tensor).
     """
     cfg = copy.deepcopy(dict(config_wrapper) if ours else PEER_OPTIM_WRAPPER)
     if ours:
         cfg['optimizer']['fused'] = fused_adamw
+        # a timed step updates the weights, as the peer's does (ViT-L/H accumulate 2 / 4)
+        cfg.pop('accumulative_counts', None)
     if precision == 'fp32':
         cfg['type'] = 'OptimWrapper'
         cfg.pop('dtype', None)

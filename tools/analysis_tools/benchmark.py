@@ -123,7 +123,7 @@ def train_steps(models: Dict[str, torch.nn.Module], size: dict, cfg: Config, arg
     return steps
 
 
-def cpu_peak_memory(args, name: str) -> float:
+def cpu_peak_memory(name: str) -> float:
     """Peak resident memory (GiB) of training one model, measured in a fresh process."""
     # the parent's own arguments (model, precision, options); the child measures and exits
     cmd = [sys.executable, __file__, *sys.argv[1:], '--device', 'cpu', '--memory-child', name]
@@ -198,16 +198,20 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = True
     models = {'mae_mm': build_ours(cfg, args).to(device).train()}
     size = size_of(cfg.model, models['mae_mm'])
+    if size['mask_tokens_in_encoder'] and not args.no_peer:
+        raise SystemExit(f'{args.config} puts mask tokens in the encoder, which mmpretrain\'s MAE '
+                         f'cannot: add --no-peer, or use --table2 on the MAE config for the '
+                         f'ablation')
     if not args.no_peer:
         models['mmpretrain'] = build_peer(size, cfg, device)
     steps = train_steps(models, size, cfg, args, device)
     results = run_rounds(steps, args, device)
     if device.type == 'cpu':
         for name in results:
-            results[name]['peak_mem_gib'] = cpu_peak_memory(args, name)
+            results[name]['peak_mem_gib'] = cpu_peak_memory(name)
     flops = mae_train_flops(size['num_patches'], size['num_masked'], size['patch_size'], 3,
                             size['embed_dims'], size['num_layers'], size['decoder_dims'],
-                            size['decoder_depth'])
+                            size['decoder_depth'], size['mask_tokens_in_encoder'])
     peak = matmul_peak_flops(device, DTYPES[args.precision])
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({os.cpu_count()} cores)'
     print(f'\n{args.config}: batch {args.batch}, {args.precision}, {name}, '
