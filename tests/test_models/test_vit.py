@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from mae_mm.models import MAE, MAEViT
+from mae_mm.models import MAE, MAEDecoder, MAEViT
 from mae_mm.models.layers import Attention, resize_pos_embed, sincos_pos_embed_2d
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=4)
@@ -134,6 +134,21 @@ def test_sincos_and_resize():
     ref = F.interpolate(grid, size=(64, 64), mode='bicubic', align_corners=False)
     torch.testing.assert_close(out[:, 1:], ref.permute(0, 2, 3, 1).reshape(1, -1, 8))
     assert torch.equal(out[:, :1], pos[:, :1])
+
+
+def test_rectangular_images_get_their_grid_in_encoder_and_decoder():
+    model = MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=(16, 64), patch_size=8),
+                neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
+                          decoder_num_heads=2),
+                head=dict(type='MAEHead', norm_pix=True))
+    # 2 x 8 patches; 16 is square, so a 4 x 4 grid would also fit the token count
+    assert torch.equal(model.backbone.pos_embed[0], sincos_pos_embed_2d(32, (2, 8)))
+    assert torch.equal(model.neck.decoder_pos_embed[0], sincos_pos_embed_2d(16, (2, 8)))
+    assert torch.isfinite(model.loss(torch.randn(2, 3, 16, 64))['loss'])
+    with pytest.raises(ValueError, match=r'grid_size \(4, 4\) does not hold num_patches 8'):
+        MAEDecoder(num_patches=8, patch_size=8, grid_size=(4, 4))
+    with pytest.raises(ValueError, match='num_patches 8 is not a square number'):
+        MAEDecoder(num_patches=8, patch_size=8)
 
 
 def test_bad_arguments_fail_clearly():

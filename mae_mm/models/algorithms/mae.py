@@ -18,8 +18,8 @@ class MAE(BaseModel):
 
     Args:
         backbone (dict): An :class:`MAEViT` config.
-        neck (dict): An :class:`MAEDecoder` config; ``num_patches``, ``patch_size``,
-            ``in_channels`` and ``embed_dims`` default to the backbone's.
+        neck (dict): An :class:`MAEDecoder` config; ``num_patches``, ``grid_size``,
+            ``patch_size``, ``in_channels`` and ``embed_dims`` default to the backbone's.
         head (dict): An :class:`MAEHead` config; ``patch_size`` defaults to the backbone's.
         data_preprocessor (dict, optional): Normalises and stacks the images.
         compile (bool | dict): ``torch.compile`` the whole masked forward and loss (encoder,
@@ -50,6 +50,7 @@ class MAE(BaseModel):
         patch_embed = self.backbone.patch_embed
         neck = dict(neck)
         neck.setdefault('num_patches', self.backbone.num_patches)
+        neck.setdefault('grid_size', patch_embed.grid_size)
         neck.setdefault('patch_size', patch_embed.patch_size)
         neck.setdefault('in_channels', patch_embed.proj.in_channels)
         neck.setdefault('embed_dims', self.backbone.embed_dims)

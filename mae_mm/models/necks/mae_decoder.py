@@ -1,5 +1,6 @@
 """MAE's lightweight decoder: visible latents + mask tokens -> per-patch pixel predictions."""
-from typing import Optional
+import math
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,7 +16,7 @@ class MAEDecoder(BaseModule):
     ``decoder_pos_embed``, ``decoder_blocks``, ``decoder_norm``, ``decoder_pred``).
 
     Args:
-        num_patches (int): Patches per image L (a square grid).
+        num_patches (int): Patches per image L.
         patch_size (int): Patch side p.
         in_channels (int): Image channels C; predictions have p * p * C values.
         embed_dims (int): Encoder width.
@@ -25,20 +26,29 @@ class MAEDecoder(BaseModule):
         mlp_ratio (float): MLP width / decoder width. Defaults to 4.
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
         fused_attn (bool): Fused attention kernels. Defaults to True.
+        grid_size (tuple[int, int], optional): The (h, w) patch grid, h * w = L, for the
+            position embedding; :class:`MAE` passes the backbone's. Defaults to a square grid.
     """
 
     def __init__(self, num_patches: int, patch_size: int, in_channels: int = 3,
                  embed_dims: int = 768, decoder_embed_dims: int = 512, decoder_depth: int = 8,
                  decoder_num_heads: int = 16, mlp_ratio: float = 4.0, norm_eps: float = 1e-6,
-                 fused_attn: bool = True, init_cfg: Optional[dict] = None) -> None:
+                 fused_attn: bool = True, grid_size: Optional[Tuple[int, int]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        side = int(num_patches**0.5)
-        if side * side != num_patches:
-            raise ValueError(f'num_patches must be a square number, got {num_patches}')
+        if grid_size is None:
+            side = math.isqrt(num_patches)
+            if side * side != num_patches:
+                raise ValueError(f'num_patches {num_patches} is not a square number; give the '
+                                 f'patch grid as grid_size=(h, w)')
+            grid_size = (side, side)
+        if grid_size[0] * grid_size[1] != num_patches:
+            raise ValueError(f'grid_size {tuple(grid_size)} does not hold num_patches '
+                             f'{num_patches} patches')
         self.decoder_embed = nn.Linear(embed_dims, decoder_embed_dims)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dims))
         self.decoder_pos_embed = nn.Parameter(
-            sincos_pos_embed_2d(decoder_embed_dims, (side, side)).unsqueeze(0), requires_grad=False)
+            sincos_pos_embed_2d(decoder_embed_dims, tuple(grid_size)).unsqueeze(0), requires_grad=False)
         self.decoder_blocks = nn.ModuleList([
             Block(decoder_embed_dims, decoder_num_heads, mlp_ratio, norm_eps=norm_eps,
                   fused_attn=fused_attn) for _ in range(decoder_depth)
