@@ -7,19 +7,24 @@ from .amp import AmpOptimWrapper
 
 
 class _SkipNonFinite:
-    """Skip backward and step for a non-finite loss, dropping that accumulation window's
-    gradients; ``skipped_steps`` counts them. Checking the loss syncs with the device once a
-    step, so this is off unless configured."""
+    """Skip the update of an accumulation window (a single step without accumulation) in
+    which a loss is NaN or Inf: the window's gradients are dropped, its remaining steps run
+    no backward, and ``skipped_steps`` counts the skipped updates. Checking the loss syncs
+    with the device once a step, so this is off unless configured."""
 
     skipped_steps = 0
+    _window_is_bad = False
 
     def update_params(self, loss: torch.Tensor, step_kwargs=None, zero_kwargs=None) -> None:
-        if torch.isfinite(loss).all():
-            return super().update_params(loss, step_kwargs, zero_kwargs)
-        self.skipped_steps += 1
-        self._inner_count += 1
+        if not self._window_is_bad:
+            if torch.isfinite(loss).all():
+                return super().update_params(loss, step_kwargs, zero_kwargs)
+            self._window_is_bad = True
+            self.skipped_steps += 1
+        self._inner_count += 1  # what backward would count
         if self.should_update():
             self.zero_grad(**(zero_kwargs or {}))
+            self._window_is_bad = False
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -1,0 +1,31 @@
+"""SkipNonFiniteOptimWrapper drops every accumulation window that holds a NaN / Inf loss."""
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from mae_mm.engine.optim_wrappers import SkipNonFiniteOptimWrapper
+
+BATCHES = [torch.randn(3, 4, generator=torch.Generator().manual_seed(i)) for i in range(6)]
+
+
+def train(wrapper_type: type, steps: list, bad_step: int = -1) -> tuple:
+    """Weights of a linear model after ``steps`` (indices into BATCHES), 2 steps a window;
+    the loss of ``bad_step`` is NaN."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    wrapper = wrapper_type(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                           accumulative_counts=2)
+    wrapper.initialize_count_status(model, 0, len(steps))
+    for i in steps:
+        loss = model(BATCHES[i]).pow(2).mean()
+        wrapper.update_params(loss * float('nan') if i == bad_step else loss)
+    return model.weight.detach().clone(), getattr(wrapper, 'skipped_steps', 0)
+
+
+@pytest.mark.parametrize('bad_step', [0, 1])  # first or last step of the first window
+def test_a_window_with_a_nan_loss_is_skipped_whole(bad_step):
+    weights, skipped = train(SkipNonFiniteOptimWrapper, list(range(6)), bad_step)
+    expected, _ = train(OptimWrapper, list(range(2, 6)))  # the two good windows alone
+    assert skipped == 1
+    assert torch.isfinite(weights).all()
+    torch.testing.assert_close(weights, expected, rtol=0, atol=0)
