@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Set, Tuple, Union
 
+import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
@@ -79,16 +80,21 @@ def _drop_unused(state: dict, own: dict, report: LoadReport) -> None:
 
 
 def _fit_pos_embed(state: dict, backbone: nn.Module, report: LoadReport) -> None:
-    """Resize the checkpoint's ``pos_embed`` to the backbone's grid and class-token rows."""
+    """Resize the checkpoint's ``pos_embed`` to the backbone's grid and class-token row: one
+    the backbone lacks is dropped; one the checkpoint lacks is zeros (the row of MAE's sin-cos
+    code, and what a position embedding without one means: the class token takes no
+    position)."""
     if 'pos_embed' not in state or not hasattr(backbone, 'pos_embed'):
         return
     src, dst = state['pos_embed'], backbone.pos_embed
     grid = tuple(backbone.patch_embed.grid_size)
     src_extra, dst_extra = num_extra_tokens(src), dst.shape[1] - grid[0] * grid[1]
-    if dst_extra not in (0, src_extra):
-        raise ValueError(f'pos_embed: the checkpoint has {src_extra} class-token rows, the '
-                         f'backbone {dst_extra}; build the backbone with a class token')
-    fitted = resize_pos_embed(src, grid, src_extra)[:, src_extra - dst_extra:]
+    if dst_extra not in (0, 1):
+        raise ValueError(f'pos_embed: the backbone has {dst_extra} rows besides its {grid} '
+                         f'grid; only a class-token row or none can be loaded into')
+    fitted = resize_pos_embed(src, grid, src_extra)[:, src_extra - min(src_extra, dst_extra):]
+    if dst_extra > src_extra:
+        fitted = torch.cat([fitted.new_zeros(1, 1, fitted.shape[-1]), fitted], dim=1)
     if fitted.shape != src.shape:
         report.resized['pos_embed'] = (tuple(src.shape), tuple(fitted.shape))
     state['pos_embed'] = fitted

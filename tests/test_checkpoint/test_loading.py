@@ -122,6 +122,17 @@ def test_pos_embed_class_row_is_dropped_for_a_backbone_without_one():
     assert report.resized == {'pos_embed': ((1, 17, 32), (1, 16, 32))}
 
 
+def test_pos_embed_without_a_class_row_gets_a_zero_one():
+    """A position embedding of the patches only: the class token takes no position."""
+    dst = MAEViT(arch=dict(embed_dims=32, num_layers=1, num_heads=4, patch_size=8), img_size=32)
+    state = {k: v.clone() for k, v in dst.state_dict().items()}
+    state['pos_embed'] = torch.randn(1, 16, 32)
+    report = load_backbone_checkpoint(dst, state)
+    assert torch.equal(dst.pos_embed[:, 1:], state['pos_embed'])
+    assert torch.equal(dst.pos_embed[:, :1], torch.zeros(1, 1, 32))
+    assert report.resized == {'pos_embed': ((1, 16, 32), (1, 17, 32))}
+
+
 def test_official_finetuned_checkpoint_into_a_backbone_with_a_final_norm():
     """facebookresearch/mae fine-tuning output: fc_norm and a classifier head, no norm."""
     src = MAEViT(arch=TINY, img_size=32, out_type='avg')
