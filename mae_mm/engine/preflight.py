@@ -5,7 +5,7 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.registry import DATASETS
 
-IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm', '.jpeg')
+IMG_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
 
 def _has_image(root: str) -> bool:
@@ -15,13 +15,17 @@ def _has_image(root: str) -> bool:
     return False
 
 
-def _datasets(cfg: dict):
-    """The dataset configs inside a (possibly wrapped or concatenated) dataset config."""
-    yield cfg
-    for key in ('dataset', 'datasets'):
-        inner = cfg.get(key)
-        for sub in (inner if isinstance(inner, (list, tuple)) else [inner] if inner else []):
-            yield from _datasets(sub)
+def _datasets(cfg: dict, key: str):
+    """(config key, dataset config) of each dataset inside a (possibly wrapped or
+    concatenated) dataset config at ``key``."""
+    yield key, cfg
+    for name in ('dataset', 'datasets'):
+        inner = cfg.get(name)
+        if isinstance(inner, (list, tuple)):
+            for i, sub in enumerate(inner):
+                yield from _datasets(sub, f'{key}.{name}.{i}')
+        elif inner:
+            yield from _datasets(inner, f'{key}.{name}')
 
 
 def check_data_roots(cfg: Config, loader_key: str = 'train_dataloader') -> None:
@@ -33,15 +37,15 @@ def check_data_roots(cfg: Config, loader_key: str = 'train_dataloader') -> None:
     loader = cfg.get(loader_key)
     if not loader:
         return
-    for ds in _datasets(loader.get('dataset', {})):
+    for key, ds in _datasets(loader.get('dataset', {}), f'{loader_key}.dataset'):
         root = ds.get('data_root')
         cls = DATASETS.get(ds.get('type', '')) if isinstance(ds.get('type'), str) else ds.get('type')
         if not root or getattr(cls, 'creates_data_root', False):
             continue
-        fix = (f'set it to your data folder (--cfg-options {loader_key}.dataset.data_root=PATH); '
+        fix = (f'set it to your data folder (--cfg-options {key}.data_root=PATH); '
                f'see the README for the expected layout')
         if not osp.isdir(root):
-            raise FileNotFoundError(f'{loader_key}.dataset.data_root {root!r} does not exist; {fix}')
+            raise FileNotFoundError(f'{key}.data_root {root!r} does not exist; {fix}')
         if not _has_image(root):
-            raise FileNotFoundError(f'{loader_key}.dataset.data_root {root!r} holds no image files '
+            raise FileNotFoundError(f'{key}.data_root {root!r} holds no image files '
                                     f'({", ".join(IMG_EXTS[:5])}, ...); {fix}')

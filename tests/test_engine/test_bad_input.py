@@ -24,6 +24,18 @@ def test_missing_or_empty_data_root(tmp_path):
     check_data_roots(loader_cfg(tmp_path / 'empty'))
 
 
+def test_wrapped_dataset_error_names_its_config_key(tmp_path):
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[
+        dict(type='CustomDataset', data_root=str(tmp_path)),
+        dict(type='RepeatDataset', times=2,
+             dataset=dict(type='CustomDataset', data_root=str(tmp_path / 'nope')))]))))
+    (tmp_path / 'a.png').write_bytes(b'')
+    key = 'train_dataloader.dataset.datasets.1.dataset.data_root'
+    with pytest.raises(FileNotFoundError, match=rf"^{key} '.*nope' does not exist.*"
+                                                rf"--cfg-options {key}=PATH"):
+        check_data_roots(cfg)
+
+
 def test_builtin_images_need_no_data_root_beforehand(tmp_path):
     import mae_mm  # noqa: F401  (registers mae_mm.BuiltinImages)
     cfg = Config(dict(train_dataloader=dict(dataset=dict(type='mae_mm.BuiltinImages',
