@@ -158,6 +158,8 @@ def test_bad_arguments_fail_clearly():
         MAEViT(arch=TINY, img_size=32, patch_size=8, mask_ratio=0.0)
     with pytest.raises(ValueError, match='unknown arch'):
         MAEViT(arch='xl')
+    with pytest.raises(ValueError, match='window_size=2 / use_rel_pos=False .* with_cls_token=False'):
+        MAEViT(arch=TINY, img_size=32, patch_size=8, window_size=2)
 
 
 def test_patch_embedding_as_matmul_equals_the_convolution():

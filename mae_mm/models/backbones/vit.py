@@ -36,7 +36,8 @@ class MAEViT(BaseModule):
         arch (str | dict): 'demo', 'tiny', 'small', 'b', 'l', 'h', or a dict with ``embed_dims``,
             ``num_layers``, ``num_heads`` and optionally ``patch_size``.
         img_size (int | tuple): Input size; sets the position-embedding grid. Defaults to 224.
-        patch_size (int, optional): Patch side; defaults to the arch's (16, or 14 for 'h').
+        patch_size (int, optional): Patch side; defaults to the arch's (16; 14 for 'h', 8 for
+            'demo').
         in_channels (int): Image channels. Defaults to 3.
         mlp_ratio (float): MLP width / embed_dims. Defaults to 4.
         qkv_bias (bool): Bias on qkv. Defaults to True.
@@ -84,6 +85,9 @@ class MAEViT(BaseModule):
             raise ValueError(f'out_type must be one of {OUT_TYPES}, got {out_type!r}')
         if out_type == 'cls' and not with_cls_token:
             raise ValueError("out_type='cls' needs with_cls_token=True")
+        if (window_size > 0 or use_rel_pos) and with_cls_token:
+            raise ValueError(f'window_size={window_size} / use_rel_pos={use_rel_pos} work on the '
+                             f'patch grid alone (ViTDet): set with_cls_token=False')
         self.out_type = out_type
         self.out_indices = self._parse_out_indices(out_indices)
         self.with_cls_token = with_cls_token
