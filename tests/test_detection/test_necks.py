@@ -31,6 +31,14 @@ def test_ln2d_normalises_channels_like_layernorm():
     assert ln2d(x).is_contiguous()
 
 
+def test_necks_default_to_vitdets_norm_eps():
+    """mmcv's build_norm_layer would give 1e-5 to a norm_cfg without eps."""
+    for neck in (build_in_mmdet(dict(type='mae_mm.SimpleFPN', in_channels=32, out_channels=16)),
+                 build_in_mmdet(dict(type='mae_mm.ViTPyramid', in_channels=32))):
+        eps = {m.eps for m in neck.modules() if isinstance(m, LayerNorm2d)}
+        assert eps == {1e-6}, (type(neck).__name__, eps)
+
+
 def test_simple_fpn_gives_strides_4_to_64_from_one_map():
     neck = build_in_mmdet(dict(type='mae_mm.SimpleFPN', in_channels=32, out_channels=16))
     assert isinstance(neck, SimpleFPN) and isinstance(neck.lateral_convs[0][1], LayerNorm2d)

@@ -38,13 +38,13 @@ class SimpleFPN(BaseModule):
             Defaults to (4, 2, 1, 0.5): strides 4-32 from patch 16; (2, 1, 0.5, 0.25) for
             patch 8.
         num_outs (int): Levels returned, >= len(scales). Defaults to 5.
-        norm_cfg (dict): Norm of the convolutions. Defaults to ``mae_mm.LN2d`` (ViTDet).
+        norm_cfg (dict): Norm of the convolutions. Defaults to ``mae_mm.LN2d``, eps 1e-6 (ViTDet).
         init_cfg (dict, optional): Initialisation config.
     """
 
     def __init__(self, in_channels: int, out_channels: int = 256,
                  scales: Sequence[float] = SCALES, num_outs: int = 5,
-                 norm_cfg: dict = dict(type='mae_mm.LN2d'), init_cfg=None) -> None:
+                 norm_cfg: dict = dict(type='mae_mm.LN2d', eps=1e-6), init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_outs < len(scales):
             raise ValueError(f'num_outs ({num_outs}) must be >= the number of scales '

@@ -62,12 +62,12 @@ class ViTPyramid(BaseModule):
         scales (Sequence[float]): One rescale factor per input, each in {4, 2, 1, 0.5, 0.25}.
             Defaults to (4, 2, 1, 0.5): strides 4-32 from patch 16; (2, 1, 0.5, 0.25) for
             patch 8.
-        norm_cfg (dict): Norm inside the 4x upsampler. Defaults to ``mae_mm.LN2d``.
+        norm_cfg (dict): Norm inside the 4x upsampler. Defaults to ``mae_mm.LN2d``, eps 1e-6.
         init_cfg (dict, optional): Initialisation config.
     """
 
     def __init__(self, in_channels: int, scales: Sequence[float] = SCALES,
-                 norm_cfg: dict = dict(type='mae_mm.LN2d'), init_cfg=None) -> None:
+                 norm_cfg: dict = dict(type='mae_mm.LN2d', eps=1e-6), init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.rescales = nn.ModuleList(Rescale(s, in_channels, norm_cfg) for s in scales)
 
