@@ -47,7 +47,11 @@ def parse_args() -> argparse.Namespace:
                         help='seed of every run (the train / held-out split stays fixed)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (1 is faster on a busy machine)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.pretrain_epochs < 2:
+        parser.error(f'--pretrain-epochs must be at least 2 (warm-up, then the cosine decay), '
+                     f'got {args.pretrain_epochs}')
+    return args
 
 
 def digits_dataset(data_root: str, split: str, pipeline: list) -> dict:
