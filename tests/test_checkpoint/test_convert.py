@@ -45,9 +45,11 @@ def test_backbone_export_at_another_size_loads_into_a_detection_vit(mae, mae_mm_
     assert set(exported) == set(mae.backbone.state_dict())  # official names, no prefix, no decoder
     assert exported['pos_embed'].shape == (1, 1 + 8 * 8, 32)
     vit = MAEViT(arch=TINY, img_size=64, out_type='featmap', use_rel_pos=True, window_size=4,
-                 global_attn_indexes=(1, ), out_indices=(0, 1))
+                 global_attn_indexes=(1, ), out_indices=(0, 1), with_cls_token=False)
     report = load_backbone_checkpoint(vit, str(tmp_path / 'vit.pth'))
-    assert report.resized == {} and report.dropped == {}
+    assert report.resized == {}
+    assert report.dropped == {'class token, unused by this backbone (with_cls_token=False)':
+                              ['cls_token']}
     assert report.new_keys == [f'blocks.{i}.attn.rel_pos_{a}' for i in range(2) for a in 'hw']
     assert torch.equal(vit.pos_embed, exported['pos_embed'])
 

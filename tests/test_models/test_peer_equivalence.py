@@ -127,3 +127,22 @@ def test_timm_vit_loads_strictly_and_gives_the_same_features(global_pool, out_ty
                 'avg': peer.forward_head(tokens, pre_logits=True)}[out_type]
         got = ours(x)[0]
     assert got.shape == want.shape and rel_err(got, want) < 1e-5
+
+
+@pytest.mark.parametrize('grid', [(4, 4), (6, 5)])  # the tables' own grid, and resized to another
+@pytest.mark.parametrize('fused_attn', [True, False])
+def test_decomposed_rel_pos_attention_equals_vitdets(grid, fused_attn):
+    """ViTDet's relative positions, as mmpretrain's copy of SAM's (ViTDet's) attention has them."""
+    from mmpretrain.models.backbones.vit_sam import Attention as PeerAttention
+    from mae_mm.models.layers import Attention
+    torch.manual_seed(0)
+    ours = Attention(32, 4, fused_attn=fused_attn, rel_pos_size=(4, 4))
+    peer = PeerAttention(32, 4, use_rel_pos=True, input_size=(4, 4))
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_(std=0.5)  # rel-pos tables too, so that they matter
+    peer.load_state_dict(ours.state_dict())
+    x = torch.randn(2, grid[0] * grid[1], 32)
+    torch.testing.assert_close(ours(x, grid), peer(x.reshape(2, *grid, 32)).reshape(2, -1, 32),
+                               rtol=1e-5, atol=1e-5)
+

@@ -47,7 +47,8 @@ class Attention(nn.Module):
         """Additive logits bias (B or 1, heads, N, N), or None without relative positions."""
         bias = None
         if self.rel_pos_size is not None:
-            bias = decomposed_rel_pos(q * self.scale, self.rel_pos_h, self.rel_pos_w, grid)
+            # through the unscaled queries, as ViTDet / SAM: the tables' learned scale
+            bias = decomposed_rel_pos(q, self.rel_pos_h, self.rel_pos_w, grid)
         if self.rel_pos_bias is not None:
             rpb = self.rel_pos_bias(grid)
             bias = rpb if bias is None else bias + rpb
