@@ -4,6 +4,7 @@ Configs of any OpenMMLab host reach these modules as ``type='mae_mm.<Name>'`` af
 ``custom_imports=dict(imports=['mae_mm'])``. The ``locations`` make the registries import
 their modules lazily when they are searched.
 """
+import torch.nn as nn
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
@@ -28,7 +29,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
                                       scope='mae_mm', locations=['mae_mm.engine'])
 
 
-def build_model(cfg: dict):
+def build_model(cfg: dict) -> nn.Module:
     """Build a model part of ours from a config, looking bare names up in mae_mm's scope.
 
     Without this, a bare ``type='MAEViT'`` built while the default scope is a host's

@@ -8,7 +8,8 @@ from mae_mm.models.heads.mae_head import patchify, unpatchify
 
 
 @torch.no_grad()
-def reconstruction_rows(model, inputs: torch.Tensor, data_samples: Optional[list] = None,
+def reconstruction_rows(model: torch.nn.Module, inputs: torch.Tensor,
+                        data_samples: Optional[list] = None,
                         mean: Sequence[float] = (123.675, 116.28, 103.53),
                         std: Sequence[float] = (58.395, 57.12, 57.375)) -> np.ndarray:
     """Reconstruct a batch and lay it out as one RGB image, a row per sample.

@@ -9,7 +9,7 @@ from mmpretrain.structures import DataSample
 from mae_mm.models.layers import random_mask
 
 
-def size_of(model_cfg: ConfigDict, mae) -> dict:
+def size_of(model_cfg: ConfigDict, mae: torch.nn.Module) -> dict:
     """The numbers both implementations are built from, read off a built mae_mm MAE."""
     bb, neck = mae.backbone, mae.neck
     return dict(

@@ -15,7 +15,7 @@ import os
 import os.path as osp
 import pickle
 from glob import glob
-from typing import Any, Dict, List
+from typing import Any, ContextManager, Dict, List
 from urllib.parse import urlparse
 
 import numpy as np
@@ -46,7 +46,7 @@ def _trusted_globals() -> List[Any]:
     return trusted + [getattr(dtypes, name) for name in getattr(dtypes, '__all__', ())]
 
 
-def mmengine_checkpoint_globals():
+def mmengine_checkpoint_globals() -> ContextManager:
     """Context in which ``torch.load(weights_only=True)`` also reads MMEngine training
     checkpoints (resume), allowing exactly the data types they hold and nothing else."""
     return torch.serialization.safe_globals(_trusted_globals())

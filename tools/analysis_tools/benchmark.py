@@ -67,7 +67,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def build_ours(cfg: Config, args, backbone: Optional[dict] = None,
+def build_ours(cfg: Config, args: argparse.Namespace, backbone: Optional[dict] = None,
                neck: Optional[dict] = None) -> torch.nn.Module:
     """mae_mm's MAE from the config, with the command line's options and overrides."""
     model_cfg = copy.deepcopy(cfg.model)
@@ -90,7 +90,8 @@ def build_peer(size: dict, cfg: Config, device: torch.device) -> torch.nn.Module
     return peer
 
 
-def run_rounds(steps: Dict[str, Callable], args, device: torch.device) -> Dict[str, dict]:
+def run_rounds(steps: Dict[str, Callable], args: argparse.Namespace,
+               device: torch.device) -> Dict[str, dict]:
     """Warm each step up, then time them in alternating rounds of back-to-back steps:
     the median over rounds of seconds per step."""
     results = {name: dict(times=[]) for name in steps}
@@ -109,8 +110,8 @@ def run_rounds(steps: Dict[str, Callable], args, device: torch.device) -> Dict[s
     return results
 
 
-def train_steps(models: Dict[str, torch.nn.Module], size: dict, cfg: Config, args,
-                device: torch.device) -> Dict[str, Callable]:
+def train_steps(models: Dict[str, torch.nn.Module], size: dict, cfg: Config,
+                args: argparse.Namespace, device: torch.device) -> Dict[str, Callable]:
     """A step closure per model on one shared synthetic batch (mae_mm gets pipeline masks),
     each through the optimizer wrapper it trains with (the config's / mmpretrain's recipe)."""
     inputs = torch.randn(args.batch, 3, size['img_size'], size['img_size'], device=device)
@@ -138,7 +139,7 @@ def _status_kib(field: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
 
 
-def memory_child(cfg: Config, args) -> None:
+def memory_child(cfg: Config, args: argparse.Namespace) -> None:
     """Child process: build one model, run two steps, print its peak RSS increase in GiB."""
     base = _status_kib('VmRSS')
     ours = build_ours(cfg, args)
@@ -152,7 +153,7 @@ def memory_child(cfg: Config, args) -> None:
     print((_status_kib('VmHWM') - base) / 2**20)
 
 
-def table2(cfg: Config, args, device: torch.device) -> list:
+def table2(cfg: Config, args: argparse.Namespace, device: torch.device) -> list:
     """The paper's Table 2: train time of mask-token vs visible-only encoders, decoder 8 / 1."""
     rows = []
     size = size_of(cfg.model, build_ours(cfg, args))

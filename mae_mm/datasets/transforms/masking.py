@@ -6,7 +6,7 @@ Each writes ``results['mask']``, a (L,) uint8 array over the patches in row-majo
 MMEngine seeds per worker from the run's seed, so the same seed gives the same masks.
 """
 import math
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -14,6 +14,8 @@ from mmcv.transforms import BaseTransform
 from mae_mm.registry import TRANSFORMS
 from mae_mm.models.layers.masking import num_masked_patches
 from mae_mm.models.layers.patch_embed import check_size
+
+ImageSize = Union[int, Tuple[int, int]]  # (H, W), or one side of a square
 
 
 class _PatchMasking(BaseTransform):
@@ -27,7 +29,7 @@ class _PatchMasking(BaseTransform):
     """
 
     def __init__(self, patch_size: int = 16, mask_ratio: float = 0.75,
-                 input_size: Optional[int] = None) -> None:
+                 input_size: Optional[ImageSize] = None) -> None:
         check_size('patch_size', patch_size, allow_pair=False)
         if input_size is not None:
             check_size('input_size', input_size, allow_pair=True)
@@ -84,7 +86,7 @@ class BlockMasking(_PatchMasking):
     """
 
     def __init__(self, patch_size: int = 16, mask_ratio: float = 0.75,
-                 input_size: Optional[int] = None, min_block_patches: int = 16,
+                 input_size: Optional[ImageSize] = None, min_block_patches: int = 16,
                  min_aspect: float = 0.3, max_attempts: int = 100) -> None:
         super().__init__(patch_size, mask_ratio, input_size)
         self.min_block_patches = min_block_patches
@@ -130,7 +132,7 @@ class GridMasking(_PatchMasking):
             (the same for every cell); False keeps the top-left one. Defaults to False.
     """
 
-    def __init__(self, patch_size: int = 16, input_size: Optional[int] = None, cell: int = 2,
+    def __init__(self, patch_size: int = 16, input_size: Optional[ImageSize] = None, cell: int = 2,
                  random_offset: bool = False) -> None:
         super().__init__(patch_size, 1.0 - 1.0 / cell**2, input_size)
         self.cell = cell

@@ -91,7 +91,7 @@ class MAE(BaseModel):
         return dict(loss=compiled_masked_loss(self.compile_cfg)(self, inputs, mask))
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
-                mode: str = 'tensor'):
+                mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], Tuple[torch.Tensor, ...]]:
         """'loss': the loss dict; 'predict': (pred, mask); 'tensor': backbone features."""
         if mode == 'loss':
             return self.loss(inputs, data_samples)

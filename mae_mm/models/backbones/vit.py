@@ -69,7 +69,8 @@ class MAEViT(BaseModule):
             checkpoint format mae_mm reads, strictly (see ``mae_mm.checkpoint``).
     """
 
-    def __init__(self, arch: Union[str, dict] = 'b', img_size=224, patch_size: Optional[int] = None,
+    def __init__(self, arch: Union[str, dict] = 'b',
+                 img_size: Union[int, Tuple[int, int]] = 224, patch_size: Optional[int] = None,
                  in_channels: int = 3, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  norm_eps: float = 1e-6, drop_path_rate: float = 0.0, mask_ratio: float = 0.75,
                  mask_tokens_in_encoder: bool = False, out_type: str = 'cls',
@@ -201,7 +202,8 @@ class MAEViT(BaseModule):
             return x
         return torch.cat([(self.cls_token + pos_cls).expand(x.shape[0], -1, -1), x], dim=1)
 
-    def forward_masked(self, x: torch.Tensor, mask: Union[torch.Tensor, bool] = True):
+    def forward_masked(self, x: torch.Tensor, mask: Union[torch.Tensor, bool] = True
+                       ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """The MAE encoder on the visible patches.
 
         Args:
@@ -274,7 +276,8 @@ class MAEViT(BaseModule):
         self._run_blocks(x, grid, collect)
         return tuple(outs)
 
-    def forward(self, x: torch.Tensor, mask: Union[torch.Tensor, bool, None] = None):
+    def forward(self, x: torch.Tensor, mask: Union[torch.Tensor, bool, None] = None
+                ) -> Tuple[Optional[torch.Tensor], ...]:
         """``forward(x)``: downstream features; ``forward(x, mask)``: MAE's masked encoder."""
         if mask is None or mask is False:
             return self.forward_features(x)

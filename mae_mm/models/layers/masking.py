@@ -3,7 +3,7 @@
 Everything here uses static shapes (argsort + gather, no boolean indexing) and never
 reads a device value on the host, so the masked forward compiles and needs no sync.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 
@@ -18,7 +18,8 @@ def num_masked_patches(num_patches: int, mask_ratio: float) -> int:
     return int(round(num_patches * mask_ratio))
 
 
-def random_mask(batch: int, num_patches: int, num_masked: int, device=None) -> torch.Tensor:
+def random_mask(batch: int, num_patches: int, num_masked: int,
+                device: Optional[torch.device] = None) -> torch.Tensor:
     """Per-sample uniform mask, (B, L) float, exactly ``num_masked`` ones (1 = masked) a row."""
     noise = torch.rand(batch, num_patches, device=device)
     ranks = noise.argsort(dim=1).argsort(dim=1)  # rank of each position in the noise

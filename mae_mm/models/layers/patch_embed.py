@@ -1,5 +1,5 @@
 """Image -> non-overlapping patch tokens (a strided convolution named ``proj``)."""
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -12,7 +12,7 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_size(name: str, value, allow_pair: bool) -> None:
+def check_size(name: str, value: object, allow_pair: bool) -> None:
     """A config size must be an int (or, where allowed, an (h, w) pair of ints)."""
     if _is_int(value) or (allow_pair and isinstance(value, (tuple, list)) and len(value) == 2
                           and all(_is_int(v) for v in value)):
@@ -32,7 +32,8 @@ class PatchEmbed(nn.Module):
         embed_dims (int): Token width D.
     """
 
-    def __init__(self, img_size, patch_size: int, in_channels: int, embed_dims: int) -> None:
+    def __init__(self, img_size: Union[int, Tuple[int, int]], patch_size: int, in_channels: int,
+                 embed_dims: int) -> None:
         super().__init__()
         check_size('img_size', img_size, allow_pair=True)
         check_size('patch_size', patch_size, allow_pair=False)
