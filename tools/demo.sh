@@ -4,12 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
-WORK_DIR=${WORK_DIR:-work_dirs/demo}
+WORK_DIR=${WORK_DIR:-work_dirs/mae_vit-tiny_pretrain_demo}  # where the downstream demos look
 .venv/bin/python tools/train.py configs/demo/mae_vit-tiny_pretrain_demo.py --work-dir "$WORK_DIR" "$@"
 last=$(cat "$WORK_DIR/last_checkpoint")
 .venv/bin/python tools/analysis_tools/visualize_reconstruction.py \
   configs/demo/mae_vit-tiny_pretrain_demo.py "$last" --out "$WORK_DIR/reconstruction.png"
 echo
-echo "checkpoint:      $last"
+echo "checkpoint:      ${last#"$PWD"/}"
 echo "reconstructions: $WORK_DIR/reconstruction.png (and $WORK_DIR/vis/epoch_*.png during training)"
 echo "training log:    $(ls -d "$WORK_DIR"/2*/ | tail -n 1)"
