@@ -1,4 +1,6 @@
-# The official MAE fine-tuning schedule (ViT-B): AdamW (0.9, 0.999), wd 0.05,
+# The official MAE fine-tuning schedule (ViT-B; the repository's FINETUNE.md, whose settings
+# for the released norm-pix checkpoints differ slightly from the paper's Table 9: base lr 5e-4
+# and layer decay 0.65 there, 1e-3 and 0.75 in the paper): AdamW (0.9, 0.999), wd 0.05,
 # lr = 5e-4 x total batch / 256 with layer-wise decay 0.65 (block i at
 # lr x 0.65^(13 - i), embeddings at lr x 0.65^13), 5 warm-up epochs then cosine to
 # 1e-6 (scaled per layer like the lr), 100 epochs, total batch 1024. No weight decay on

@@ -1,5 +1,6 @@
-# The paper's ADE20K fine-tuning: AdamW lr 1e-4, wd 0.05, layer-wise lr decay 0.65, 1500 linear
-# warm-up iterations then poly decay to 0 at 160k iterations (total batch 16), fp16 on GPUs.
+# ADE20K fine-tuning as mmseg's MAE UperNet config runs it: AdamW lr 1e-4, wd 0.05, layer-wise lr
+# decay 0.65, 1500 linear warm-up iterations then poly decay to 0 at 160k iterations (total batch
+# 16), fp16 on GPUs. The paper gives 100 epochs at batch 16 (about 126k iterations).
 max_iters = 160000
 warmup_iters = 1500
 optim_wrapper = dict(
