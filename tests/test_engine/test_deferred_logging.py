@@ -37,6 +37,7 @@ def train(work_dir: str, data_root: str, runtime_info: str) -> tuple:
         'default_hooks.runtime_info': dict(type=runtime_info),
         'default_hooks.logger.interval': 4,
         'default_hooks.checkpoint.by_epoch': False, 'default_hooks.checkpoint.interval': 5,
+        'default_hooks.checkpoint.max_keep_ckpts': -1,  # the test reads every checkpoint
         'experiment_name': osp.basename(work_dir)})
     reads = CountedReads.reads = []
     train_step = runner.model.train_step
