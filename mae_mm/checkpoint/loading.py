@@ -92,8 +92,10 @@ def _fit_pos_embed(state: dict, backbone: nn.Module, report: LoadReport) -> None
     if dst_extra not in (0, 1):
         raise ValueError(f'pos_embed: the backbone has {dst_extra} rows besides its {grid} '
                          f'grid; only a class-token row or none can be loaded into')
-    fitted = resize_pos_embed(src, grid, src_extra)[:, src_extra - min(src_extra, dst_extra):]
-    if dst_extra > src_extra:
+    fitted = resize_pos_embed(src, grid, src_extra)
+    if src_extra > dst_extra:
+        fitted = fitted[:, 1:]
+    elif dst_extra > src_extra:
         fitted = torch.cat([fitted.new_zeros(1, 1, fitted.shape[-1]), fitted], dim=1)
     if fitted.shape != src.shape:
         report.resized['pos_embed'] = (tuple(src.shape), tuple(fitted.shape))
