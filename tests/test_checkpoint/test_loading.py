@@ -127,6 +127,8 @@ def test_pos_embed_without_a_class_row_gets_a_zero_one():
     dst = MAEViT(arch=dict(embed_dims=32, num_layers=1, num_heads=4, patch_size=8), img_size=32)
     state = {k: v.clone() for k, v in dst.state_dict().items()}
     state['pos_embed'] = torch.randn(1, 16, 32)
+    with torch.no_grad():
+        dst.pos_embed.fill_(1.0)  # so that the zero row must come from the loader
     report = load_backbone_checkpoint(dst, state)
     assert torch.equal(dst.pos_embed[:, 1:], state['pos_embed'])
     assert torch.equal(dst.pos_embed[:, :1], torch.zeros(1, 1, 32))
