@@ -1,4 +1,5 @@
-"""Runs that survive: SIGKILL + resume, crash while saving, NaN guard, 2-process gloo."""
+"""Runs that survive: SIGKILL + resume, crash while saving (the best too), pruning, NaN guard,
+2-process gloo."""
 import os
 import os.path as osp
 import signal
@@ -114,6 +115,31 @@ def test_only_the_newest_checkpoints_stay_across_a_resume(tmp_path, demo_images)
     with mmengine_checkpoint_globals():
         build_runner(work_dir, demo_images, epochs=6, extra=dict(keep, resume=True)).train()
     assert saved() == ['epoch_5.pth', 'epoch_6.pth']
+
+
+def test_a_crash_while_saving_the_best_keeps_the_previous_best(tmp_path, demo_images,
+                                                                monkeypatch):
+    from mae_mm.engine.hooks import SafeCheckpointHook
+    work_dir = str(tmp_path)
+    runner = build_runner(work_dir, demo_images, epochs=3)
+    hook = SafeCheckpointHook(save_best='acc', rule='greater')
+    hook.before_train(runner)
+
+    def best() -> list:
+        return sorted(f for f in os.listdir(work_dir) if f.startswith('best_'))
+
+    hook.after_val_epoch(runner, {'acc': 0.5})
+    assert best() == ['best_acc_epoch_0.pth']
+    runner.train_loop._epoch = 1
+    hook.after_val_epoch(runner, {'acc': 0.7})
+    assert best() == ['best_acc_epoch_1.pth']  # the previous best goes once the new one is in
+    hook.after_val_epoch(runner, {'acc': 0.8})  # a better score at the same epoch: same name
+    assert best() == ['best_acc_epoch_1.pth']
+    runner.train_loop._epoch = 2
+    monkeypatch.setattr(runner, 'save_checkpoint', lambda *a, **k: 1 / 0)  # dies mid-save
+    with pytest.raises(ZeroDivisionError):
+        hook.after_val_epoch(runner, {'acc': 0.9})
+    assert best() == ['best_acc_epoch_1.pth']  # MMEngine deletes it before saving the new one
 
 
 @pytest.mark.parametrize('log_interval', [1, 50])

@@ -35,6 +35,22 @@ def non_finite_parameters(model: torch.nn.Module) -> list:
     return [n for n, t in tensors if t.is_floating_point() and not torch.isfinite(t).all()]
 
 
+class _DeferredRemoval:
+    """A file backend whose ``remove`` and ``rmtree`` only record the path; all else is the
+    wrapped backend's."""
+
+    def __init__(self, backend, removed: List[str]) -> None:
+        self._backend, self._removed = backend, removed
+
+    def remove(self, path: str) -> None:
+        self._removed.append(path)
+
+    rmtree = remove
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
+
+
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """MMEngine's ``CheckpointHook`` made crash-safe, with the random state in the file.
@@ -42,8 +58,9 @@ class SafeCheckpointHook(CheckpointHook):
     - The checkpoint is written to ``<name>.tmp``, flushed to disk and renamed into place,
       so a crash while saving never leaves a truncated checkpoint; ``last_checkpoint`` is
       replaced the same way and only ever names complete files.
-    - Old checkpoints (``max_keep_ckpts``) are removed only after the new one is in place
-      (MMEngine removes first, so a crash could leave none).
+    - Old checkpoints (``max_keep_ckpts``), and with ``save_best`` the previous best, are
+      removed only after the new one is written (MMEngine removes first, so a crash could
+      leave none).
     - Weights with NaN / Inf are never saved: saving stops with an error naming the
       iteration and the last good checkpoint.
     - The Python, NumPy and torch random states go into ``meta['rng_state']`` and are
@@ -91,6 +108,24 @@ class SafeCheckpointHook(CheckpointHook):
             ids.append(step)
         cut = max(len(ids) - self.max_keep_ckpts, 0)
         return ids[cut:], ids[:cut]
+
+    def _save_best_checkpoint(self, runner, metrics: dict) -> None:
+        """MMEngine's, except that the previous best is deleted after the new one is saved."""
+        backend, removed = self.file_backend, []
+        self.file_backend = _DeferredRemoval(backend, removed)
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            self.file_backend = backend
+        current = {getattr(self, 'best_ckpt_path', None),
+                   *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        for path in removed:
+            if path in current:  # saved again under the same name
+                continue
+            if backend.isfile(path):
+                backend.remove(path)
+            elif backend.isdir(path):
+                backend.rmtree(path)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         kind, keys, pos, has_gauss, cached = np.random.get_state()
