@@ -96,9 +96,14 @@ class SafeCheckpointHook(CheckpointHook):
         self.last_ckpt = final
         _atomic_write_text(final, osp.join(runner.work_dir, 'last_checkpoint'))
         for old in dropped:  # only now that the new checkpoint is complete
-            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old))
-            if osp.isfile(path):
-                os.remove(path)
+            self._delete(self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old)))
+
+    def _delete(self, path: str) -> None:
+        """Remove a checkpoint file (or a DeepSpeed checkpoint folder) if it is there."""
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):
+            self.file_backend.rmtree(path)
 
     def _kept_after(self, step: int) -> Tuple[List[int], List[int]]:
         """The steps of the newest ``max_keep_ckpts`` checkpoints once ``step``'s is saved,
@@ -120,12 +125,8 @@ class SafeCheckpointHook(CheckpointHook):
         current = {getattr(self, 'best_ckpt_path', None),
                    *getattr(self, 'best_ckpt_path_dict', {}).values()}
         for path in removed:
-            if path in current:  # saved again under the same name
-                continue
-            if backend.isfile(path):
-                backend.remove(path)
-            elif backend.isdir(path):
-                backend.rmtree(path)
+            if path not in current:  # not saved again under the same name
+                self._delete(path)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         kind, keys, pos, has_gauss, cached = np.random.get_state()
