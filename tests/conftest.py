@@ -43,6 +43,18 @@ def demo_overrides(data_root: str, epochs: int, batch: int = 16, workers: int = 
             'default_hooks.checkpoint.interval': 1, 'default_hooks.logger.interval': 1}
 
 
+def run_with_block_outputs(vit, indices, x) -> tuple:
+    """``vit(x)``, and the outputs (B, N, D) of its blocks ``indices`` taken by forward hooks."""
+    outputs = {}
+    hooks = [vit.blocks[i].register_forward_hook(
+        lambda module, args, out, i=i: outputs.__setitem__(i, out)) for i in indices]
+    try:
+        return vit(x), [outputs[i] for i in indices]
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def build_runner(work_dir: str, data_root: str, epochs: int, extra: dict = None) -> Runner:
     """An in-process Runner of the demo config (for injecting faults, instrumenting hooks)."""
     cfg = Config.fromfile(PRETRAIN_DEMO)

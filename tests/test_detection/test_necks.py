@@ -4,6 +4,7 @@ import torch
 import torch.nn as nn
 from mmengine.registry import DefaultScope
 
+from conftest import run_with_block_outputs
 from mae_mm.models import MAEViT
 from mae_mm.models.necks import LayerNorm2d, SimpleFPN, ViTPyramid
 
@@ -68,15 +69,11 @@ def test_paper_pyramid_feeds_mmdets_fpn():
              norm_cfg=dict(type='mae_mm.LN2d')),
     ])
     assert isinstance(neck[0], ViTPyramid) and type(neck[1]).__module__.startswith('mmdet.')
-    tokens = {}  # each group's last block's output, (B, L, D)
-    hooks = [vit.blocks[i].register_forward_hook(
-        lambda module, args, out, i=i: tokens.__setitem__(i, out)) for i in (1, 3, 5, 7)]
-    feats = vit(torch.randn(2, 3, 64, 64))
-    for hook in hooks:
-        hook.remove()
+    # each group's last block's output, (B, L, D)
+    feats, tokens = run_with_block_outputs(vit, (1, 3, 5, 7), torch.randn(2, 3, 64, 64))
     assert sizes(feats) == [(2, 32, 4, 4)] * 4  # all at stride 16
-    for feat, i in zip(feats, (1, 3, 5, 7)):
-        torch.testing.assert_close(feat.flatten(2).transpose(1, 2), tokens[i])
+    for feat, block_out in zip(feats, tokens):
+        torch.testing.assert_close(feat.flatten(2).transpose(1, 2), block_out)
     assert sizes(neck[0](feats)) == [(2, 32, 16, 16), (2, 32, 8, 8), (2, 32, 4, 4), (2, 32, 2, 2)]
     outs = neck(feats)
     assert sizes(outs) == [(2, 16, 16, 16), (2, 16, 8, 8), (2, 16, 4, 4), (2, 16, 2, 2),

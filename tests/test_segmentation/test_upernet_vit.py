@@ -10,15 +10,14 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 from mmengine.utils import import_modules_from_strings
 
+from conftest import PRETRAIN_DEMO, REPO, run_with_block_outputs
 from mae_mm.checkpoint import load_backbone_checkpoint
 from mae_mm.models import MAEViT
 from mae_mm.models.layers import RelativePositionBias
 from mae_mm.registry import build_model
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(REPO, 'configs', 'demo', 'upernet_vit-tiny_ade20k_demo.py')
 VIT_B = osp.join(REPO, 'configs', 'upernet_vit-b_ade20k.py')
-PRETRAIN_DEMO = osp.join(REPO, 'configs', 'demo', 'mae_vit-tiny_pretrain_demo.py')
 # what a segmentation backbone adds to a pretrained MAE encoder
 ADDED = re.compile(r'blocks\.\d+\.(attn\.rel_pos_bias\.relative_position_bias_table|ls[12]\.gamma)')
 
@@ -64,16 +63,11 @@ def pretrain_file(tmp_path) -> str:
 def test_backbone_maps_and_pyramid(tiny_segmentor):
     backbone, neck = tiny_segmentor.backbone, tiny_segmentor.neck
     x = torch.randn(2, 3, 64, 64)
-    tokens = {}  # what each selected block puts out, (B, 1 + L, D)
-    hooks = [backbone.blocks[i].register_forward_hook(
-        lambda module, args, out, i=i: tokens.__setitem__(i, out)) for i in (1, 2, 3, 5)]
-    maps = backbone(x)
-    for hook in hooks:
-        hook.remove()
+    maps, tokens = run_with_block_outputs(backbone, (1, 2, 3, 5), x)
     assert [tuple(m.shape) for m in maps] == [(2, 192, 8, 8)] * 4
     # map k is block out_indices[k]'s patch tokens, class token dropped
-    for fmap, i in zip(maps, (1, 2, 3, 5)):
-        torch.testing.assert_close(fmap.flatten(2).transpose(1, 2), tokens[i][:, 1:])
+    for fmap, block_out in zip(maps, tokens):
+        torch.testing.assert_close(fmap.flatten(2).transpose(1, 2), block_out[:, 1:])
     pyramid = neck(maps)  # rescaled by 4, 2, 1, 0.5: strides 2, 4, 8, 16 for patch 8
     assert [tuple(p.shape[-2:]) for p in pyramid] == [(32, 32), (16, 16), (8, 8), (4, 4)]
 
