@@ -5,7 +5,7 @@ import torch
 from mmengine.model import BaseModel
 
 from mae_mm.registry import MODELS, build_model
-from ..layers import check_mask_counts
+from ..layers import check_mask_counts, masked_ids
 from .memory_budget import inductor_with_memory_budget
 
 
@@ -77,16 +77,20 @@ class MAE(BaseModel):
         return self.neck(latent, ids_restore), mask
 
     def masked_loss(self, inputs: torch.Tensor, mask: Union[torch.Tensor, bool]) -> torch.Tensor:
-        """Images (B, C, H, W) and masks (B, L) (or True: drawn here) -> the scalar loss."""
-        pred, mask = self._predict(inputs, mask)
-        return self.head.loss(pred, inputs, mask)
+        """Images (B, C, H, W) and masks (B, L) (or True: drawn here) -> the scalar loss.
+
+        The loss reads only the masked patches, so only they are predicted.
+        """
+        latent, mask, ids_restore = self.backbone(inputs, mask)
+        ids_masked = masked_ids(mask, self.backbone.num_masked)  # (B, L_mask)
+        return self.head.loss(self.neck(latent, ids_restore, ids_masked), inputs, ids_masked)
 
     def loss(self, inputs: torch.Tensor, data_samples: Optional[list] = None) -> Dict[str, torch.Tensor]:
         """The MAE loss of a batch of normalised images (B, C, H, W)."""
         mask = self._masks(data_samples)
         if self.compile_cfg is None:
             return dict(loss=self.masked_loss(inputs, mask))
-        if isinstance(mask, torch.Tensor) and not self.backbone.mask_tokens_in_encoder:
+        if isinstance(mask, torch.Tensor):
             check_mask_counts(mask.flatten(1), self.backbone.num_masked)
         return dict(loss=compiled_masked_loss(self.compile_cfg)(self, inputs, mask))
 

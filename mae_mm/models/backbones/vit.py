@@ -7,8 +7,8 @@ from mmengine.model import BaseModule
 from torch.utils.checkpoint import checkpoint
 
 from mae_mm.registry import MODELS
-from ..layers import (Block, PatchEmbed, gather_tokens, mask_to_ids, num_masked_patches,
-                      random_mask, resize_pos_embed, sincos_pos_embed_2d)
+from ..layers import (Block, PatchEmbed, check_mask_counts, gather_tokens, mask_to_ids,
+                      num_masked_patches, random_mask, resize_pos_embed, sincos_pos_embed_2d)
 
 # name -> (embed_dims, num_layers, num_heads, patch_size)
 ARCHS = {
@@ -227,6 +227,8 @@ class MAEViT(BaseModule):
                              f'({b}, {self.num_patches}) for {tuple(x.shape[-2:])} images with '
                              f'patch {self.patch_embed.patch_size}; set the masking transform\'s '
                              f'input_size / patch_size to the model\'s')
+        elif not torch.compiler.is_compiling():  # compiled callers check before (MAE.loss)
+            check_mask_counts(mask, self.num_masked)
         mask = mask.to(x.dtype)
         pos = self.pos_embed[:, 1:].expand(b, -1, -1)  # (B, L, D)
         if self.mask_tokens_in_encoder:  # every patch, masked ones replaced by the token

@@ -3,6 +3,7 @@ import torch
 from mmengine.model import BaseModule
 
 from mae_mm.registry import MODELS
+from ..layers import gather_tokens
 
 
 def patchify(imgs: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -41,22 +42,22 @@ class MAEHead(BaseModule):
         self.norm_pix = norm_pix
         self.eps = eps
 
-    def target(self, imgs: torch.Tensor) -> torch.Tensor:
-        """The prediction target (B, L, p * p * C) of normalised images (B, C, H, W)."""
-        target = patchify(imgs, self.patch_size)
+    def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """The prediction target (B, K, p * p * C) of the patches ``ids`` (B, K) of normalised
+        images (B, C, H, W)."""
+        target = gather_tokens(patchify(imgs, self.patch_size), ids)
         if self.norm_pix:
             mean = target.mean(dim=-1, keepdim=True)
             var = target.var(dim=-1, keepdim=True)  # unbiased, as the official code
             target = (target - mean) / (var + self.eps)**0.5
         return target
 
-    def loss(self, pred: torch.Tensor, imgs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def loss(self, pred: torch.Tensor, imgs: torch.Tensor, ids_masked: torch.Tensor) -> torch.Tensor:
         """Mean over masked patches of the per-patch MSE.
 
         Args:
-            pred (Tensor): (B, L, p * p * C) predictions.
+            pred (Tensor): (B, K, p * p * C) predictions of the masked patches.
             imgs (Tensor): (B, C, H, W) the model's input images.
-            mask (Tensor): (B, L), 1 = masked.
+            ids_masked (Tensor): (B, K) the masked patches' positions, in ``pred``'s order.
         """
-        per_patch = (pred.float() - self.target(imgs.float())).pow(2).mean(dim=-1)  # (B, L)
-        return (per_patch * mask).sum() / mask.sum()
+        return (pred.float() - self.target(imgs.float(), ids_masked)).pow(2).mean()

@@ -54,19 +54,39 @@ class Attention(nn.Module):
             bias = rpb if bias is None else bias + rpb
         return bias
 
-    def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
-        """x: (B, N, D) -> (B, N, D). ``grid`` is the (H, W) token grid for decomposed rel-pos."""
+    def _qkv(self, x: torch.Tensor, queries: Optional[torch.Tensor]
+             ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q (B, heads, M, head_dims) of the queries (default: every token, M = N), k and v
+        (B, heads, N, head_dims) of every token."""
         b, n, d = x.shape
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # each (B, heads, N, head_dims)
+        if queries is None:
+            qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4)
+            return qkv.unbind(0)
+        weight, bias = self.qkv.weight, self.qkv.bias  # rows: q, then k, then v
+        q = F.linear(queries, weight[:d], None if bias is None else bias[:d])
+        kv = F.linear(x, weight[d:], None if bias is None else bias[d:])
+        k, v = kv.reshape(b, n, 2, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+        return q.reshape(b, -1, self.num_heads, self.head_dims).transpose(1, 2), k, v
+
+    def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None,
+                queries: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x: (B, N, D) -> (B, N, D). ``grid`` is the (H, W) token grid for decomposed rel-pos.
+
+        ``queries`` (B, M, D), a subset of x's tokens, computes only their outputs -> (B, M, D);
+        every token of x is still attended to. Not with relative positions.
+        """
+        if queries is not None and (self.rel_pos_size is not None or self.rel_pos_bias is not None):
+            raise ValueError('attention over a subset of queries does not support relative '
+                             'positions; pass queries=None')
+        q, k, v = self._qkv(x, queries)  # q (B, heads, M, head_dims), k, v (B, heads, N, ...)
         bias = self._bias(q, grid)
         if bias is not None:
             bias = bias.to(q.dtype)
         if self.fused_attn:
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         else:
-            attn = (q * self.scale) @ k.transpose(-2, -1)  # (B, heads, N, N)
+            attn = (q * self.scale) @ k.transpose(-2, -1)  # (B, heads, M, N)
             if bias is not None:
                 attn = attn + bias
             x = attn.softmax(dim=-1) @ v
-        return self.proj(x.transpose(1, 2).reshape(b, n, d))
+        return self.proj(x.transpose(1, 2).flatten(2))

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from .attention import Attention
 from .drop_path import DropPath
+from .masking import gather_tokens
 
 
 class Mlp(nn.Module):
@@ -96,7 +97,21 @@ class Block(nn.Module):
         windows = self.attn(windows, (self.window_size, self.window_size))
         return window_unpartition(windows, self.window_size, padded, grid).reshape(b, -1, d)
 
-    def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None) -> torch.Tensor:
-        """x: (B, N, D) -> (B, N, D); ``grid`` (H, W) is needed for windows / rel-pos only."""
-        x = x + self.drop_path(self.ls1(self._attend(self.norm1(x), grid)))
+    def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None,
+                keep: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x: (B, N, D) -> (B, N, D); ``grid`` (H, W) is needed for windows / rel-pos only.
+
+        ``keep`` (B, K) token indices computes only those tokens' outputs -> (B, K, D), with
+        every token as key and value: the same numbers as ``gather_tokens(forward(x), keep)``
+        for about K / N of the work. Global attention only.
+        """
+        if keep is None:
+            x = x + self.drop_path(self.ls1(self._attend(self.norm1(x), grid)))
+        else:
+            if self.window_size > 0:
+                raise ValueError('a block with window attention computes every token; pass '
+                                 'keep=None')
+            h = self.norm1(x)
+            x = gather_tokens(x, keep) + self.drop_path(
+                self.ls1(self.attn(h, grid, queries=gather_tokens(h, keep))))
         return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))

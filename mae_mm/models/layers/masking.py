@@ -42,18 +42,22 @@ def mask_to_ids(mask: torch.Tensor, num_masked: int) -> Tuple[torch.Tensor, torc
 
     Args:
         mask (Tensor): (B, L), 1 = masked, ``num_masked`` ones in every row.
-        num_masked (int): The count every row must have (checked; asynchronously on GPUs).
+        num_masked (int): The count every row has (see :func:`check_mask_counts`).
 
     Returns:
         tuple: ``ids_keep`` (B, L - num_masked), the visible positions in ascending order,
         and ``ids_restore`` (B, L): the place of each original position in the
         (visible first, then masked) order.
     """
-    if not torch.compiler.is_compiling():  # compiled callers check before (MAE.loss)
-        check_mask_counts(mask, num_masked)
     ids_shuffle = torch.argsort(mask, dim=1, stable=True)  # visible (0) first, then masked
     ids_restore = torch.argsort(ids_shuffle, dim=1)
     return ids_shuffle[:, :mask.shape[1] - num_masked], ids_restore
+
+
+def masked_ids(mask: torch.Tensor, num_masked: int) -> torch.Tensor:
+    """The masked positions of each row of a (B, L) mask with ``num_masked`` ones, ascending:
+    (B, num_masked)."""
+    return torch.argsort(mask, dim=1, stable=True)[:, mask.shape[1] - num_masked:]
 
 
 def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ class MAEDecoder(BaseModule):
         in_channels (int): Image channels C; predictions have p * p * C values.
         embed_dims (int): Encoder width.
         decoder_embed_dims (int): Decoder width. Defaults to 512 (paper).
-        decoder_depth (int): Decoder blocks. Defaults to 8 (paper).
+        decoder_depth (int): Decoder blocks, at least 1. Defaults to 8 (paper).
         decoder_num_heads (int): Decoder heads. Defaults to 16.
         mlp_ratio (float): MLP width / decoder width. Defaults to 4.
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
@@ -42,6 +42,9 @@ class MAEDecoder(BaseModule):
                 raise ValueError(f'num_patches {num_patches} is not a square number; give the '
                                  f'patch grid as grid_size=(h, w)')
             grid_size = (side, side)
+        if decoder_depth < 1:
+            raise ValueError(f'decoder_depth must be at least 1, got {decoder_depth}; the '
+                             f'paper\'s lightest decoder has 1 block')
         if grid_size[0] * grid_size[1] != num_patches:
             raise ValueError(f'grid_size {tuple(grid_size)} does not hold num_patches '
                              f'{num_patches} patches')
@@ -78,16 +81,24 @@ class MAEDecoder(BaseModule):
         tokens = torch.cat([x[:, 1:], self.mask_token.to(x.dtype).expand(b, num_masked, w)], dim=1)
         return torch.cat([x[:, :1], gather_tokens(tokens, ids_restore)], dim=1)
 
-    def forward(self, x: torch.Tensor, ids_restore: Optional[torch.Tensor]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ids_restore: Optional[torch.Tensor],
+                ids_pred: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Latents (B, 1 + L_vis, D) -> predictions (B, L, p * p * C).
 
         ``ids_restore`` None means the encoder already saw every patch (mask tokens in the
-        encoder): nothing is inserted.
+        encoder): nothing is inserted. ``ids_pred`` (B, K) predicts only those patches
+        -> (B, K, p * p * C): the last block, the norm and the prediction run on K tokens
+        (every token still attends to all), the same numbers as the full output's rows.
         """
         x = self.decoder_embed(x)
         if ids_restore is not None:
             x = self.unshuffle(x, ids_restore)
-        x = x + self.decoder_pos_embed
-        for blk in self.decoder_blocks:
+        x = x + self.decoder_pos_embed  # (B, 1 + L, W)
+        for blk in self.decoder_blocks[:-1]:
             x = blk(x)
-        return self.decoder_pred(self.decoder_norm(x))[:, 1:]  # drop the class token
+        last = self.decoder_blocks[-1]
+        if ids_pred is None:
+            x = last(x)[:, 1:]  # drop the class token
+        else:
+            x = last(x, keep=ids_pred + 1)  # (B, K, W); + 1 skips the class token
+        return self.decoder_pred(self.decoder_norm(x))
