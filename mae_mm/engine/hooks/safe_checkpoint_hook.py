@@ -51,13 +51,27 @@ class _DeferredRemoval:
         return getattr(self._backend, name)
 
 
+class _AtomicSaves:
+    """The runner, with ``save_checkpoint`` through :meth:`SafeCheckpointHook._write`; all
+    else is the runner's."""
+
+    def __init__(self, runner, hook: 'SafeCheckpointHook') -> None:
+        self.runner, self._hook = runner, hook
+
+    def save_checkpoint(self, out_dir: str, filename: str, **kwargs) -> None:
+        self._hook._write(self.runner, out_dir, filename, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.runner, name)
+
+
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """MMEngine's ``CheckpointHook`` made crash-safe, with the random state in the file.
 
-    - The checkpoint is written to ``<name>.tmp``, flushed to disk and renamed into place,
-      so a crash while saving never leaves a truncated checkpoint; ``last_checkpoint`` is
-      replaced the same way and only ever names complete files.
+    - Checkpoints (the best too) are written to ``<name>.tmp``, flushed to disk and renamed
+      into place, so a crash while saving never leaves a truncated checkpoint;
+      ``last_checkpoint`` is replaced the same way and only ever names complete files.
     - Old checkpoints (``max_keep_ckpts``), and with ``save_best`` the previous best, are
       removed only after the new one is written (MMEngine removes first, so a crash could
       leave none).
@@ -84,19 +98,26 @@ class SafeCheckpointHook(CheckpointHook):
             kept, dropped = self._kept_after(step)
             self.keep_ckpt_ids = deque(kept, self.max_keep_ckpts)
             runner.message_hub.update_info('keep_ckpt_ids', kept)
-        runner.save_checkpoint(self.out_dir, f'{name}.tmp', self.file_client_args,
-                               save_optimizer=self.save_optimizer,
-                               save_param_scheduler=self.save_param_scheduler, meta=meta,
-                               by_epoch=self.by_epoch, backend_args=self.backend_args,
-                               **self.args)
+        self._write(runner, self.out_dir, name, file_client_args=self.file_client_args,
+                    save_optimizer=self.save_optimizer,
+                    save_param_scheduler=self.save_param_scheduler, meta=meta,
+                    by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
         if not is_main_process():
             return
-        _fsync(f'{final}.tmp')
-        os.replace(f'{final}.tmp', final)
         self.last_ckpt = final
         _atomic_write_text(final, osp.join(runner.work_dir, 'last_checkpoint'))
         for old in dropped:  # only now that the new checkpoint is complete
             self._delete(self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old)))
+
+    def _write(self, runner, out_dir: str, filename: str, **kwargs) -> None:
+        """``runner.save_checkpoint`` to ``<filename>.tmp``, then (main process) flushed to disk
+        and renamed to ``filename``: the name only ever holds a complete file."""
+        runner = runner.runner if isinstance(runner, _AtomicSaves) else runner
+        runner.save_checkpoint(out_dir, f'{filename}.tmp', **kwargs)
+        if is_main_process():
+            path = self.file_backend.join_path(out_dir, filename)
+            _fsync(f'{path}.tmp')
+            os.replace(f'{path}.tmp', path)
 
     def _delete(self, path: str) -> None:
         """Remove a checkpoint file (or a DeepSpeed checkpoint folder) if it is there."""
@@ -115,11 +136,12 @@ class SafeCheckpointHook(CheckpointHook):
         return ids[cut:], ids[:cut]
 
     def _save_best_checkpoint(self, runner, metrics: dict) -> None:
-        """MMEngine's, except that the previous best is deleted after the new one is saved."""
+        """MMEngine's, except that the new best is written atomically and the previous best
+        deleted only after it."""
         backend, removed = self.file_backend, []
         self.file_backend = _DeferredRemoval(backend, removed)
         try:
-            super()._save_best_checkpoint(runner, metrics)
+            super()._save_best_checkpoint(_AtomicSaves(runner, self), metrics)
         finally:
             self.file_backend = backend
         current = {getattr(self, 'best_ckpt_path', None),
