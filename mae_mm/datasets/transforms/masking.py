@@ -51,7 +51,8 @@ class _PatchMasking(BaseTransform):
     def transform(self, results: dict) -> dict:
         grid = self.grid(results)
         num_masked = num_masked_patches(grid[0] * grid[1], self.mask_ratio)
-        results['mask'] = self.make_mask(grid, num_masked).reshape(-1).astype(np.uint8)
+        mask = self.make_mask(grid, num_masked)
+        results['mask'] = mask.reshape(-1).astype(np.uint8, copy=False)
         return results
 
     def __repr__(self) -> str:
@@ -66,7 +67,8 @@ class RandomMasking(_PatchMasking):
     def make_mask(self, grid: Tuple[int, int], num_masked: int) -> np.ndarray:
         num_patches = grid[0] * grid[1]
         mask = np.zeros(num_patches, dtype=np.uint8)
-        mask[np.random.permutation(num_patches)[:num_masked]] = 1
+        mask[:num_masked] = 1
+        np.random.shuffle(mask)  # a uniformly random arrangement of the fixed count
         return mask
 
 
