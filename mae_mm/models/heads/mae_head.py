@@ -52,7 +52,8 @@ class MAEHead(BaseModule):
             target = (target - mean) / (var + self.eps)**0.5
         return target
 
-    def loss(self, pred: torch.Tensor, imgs: torch.Tensor, ids_masked: torch.Tensor) -> torch.Tensor:
+    def loss(self, pred: torch.Tensor, imgs: torch.Tensor,
+             ids_masked: torch.Tensor) -> torch.Tensor:
         """Mean over masked patches of the per-patch MSE.
 
         Args:

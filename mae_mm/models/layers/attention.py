@@ -59,14 +59,14 @@ class Attention(nn.Module):
         """q (B, heads, M, head_dims) of the queries (default: every token, M = N), k and v
         (B, heads, N, head_dims) of every token."""
         b, n, d = x.shape
+        heads = (self.num_heads, self.head_dims)
         if queries is None:
-            qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4)
-            return qkv.unbind(0)
+            return self.qkv(x).reshape(b, n, 3, *heads).permute(2, 0, 3, 1, 4).unbind(0)
         weight, bias = self.qkv.weight, self.qkv.bias  # rows: q, then k, then v
         q = F.linear(queries, weight[:d], None if bias is None else bias[:d])
         kv = F.linear(x, weight[d:], None if bias is None else bias[d:])
-        k, v = kv.reshape(b, n, 2, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
-        return q.reshape(b, -1, self.num_heads, self.head_dims).transpose(1, 2), k, v
+        k, v = kv.reshape(b, n, 2, *heads).permute(2, 0, 3, 1, 4).unbind(0)
+        return q.reshape(b, -1, *heads).transpose(1, 2), k, v
 
     def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None,
                 queries: Optional[torch.Tensor] = None) -> torch.Tensor:
