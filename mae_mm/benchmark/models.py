@@ -6,7 +6,19 @@ import torch
 from mmengine.config import ConfigDict
 from mmpretrain.structures import DataSample
 
+from mae_mm.models import MAE
 from mae_mm.models.layers import random_mask
+
+
+class PredictEveryPatchMAE(MAE):
+    """:class:`MAE` with the official formulation of its loss: the decoder predicts all L
+    patches and the MSE is averaged over the masked ones. The same loss and gradients for
+    more work: the baseline of ``benchmark.py --predict-all`` and the tests' reference."""
+
+    def masked_loss(self, inputs: torch.Tensor, mask) -> torch.Tensor:
+        pred, mask = self._predict(inputs, mask)  # (B, L, p * p * C), (B, L)
+        per_patch = (pred.float() - self.head.target(inputs.float())).pow(2).mean(dim=-1)
+        return (per_patch * mask).sum() / mask.sum()
 
 
 def size_of(model_cfg: ConfigDict, mae: torch.nn.Module) -> dict:

@@ -2,25 +2,21 @@
 as predicting every patch and weighting by the mask."""
 import pytest
 import torch
+from mmpretrain.structures import DataSample
 
+from mae_mm.benchmark.models import PredictEveryPatchMAE
 from mae_mm.models import MAE, MAEDecoder
+from mae_mm.models.algorithms.mae import _COMPILED
 from mae_mm.models.layers import Block, masked_ids, random_mask
 
 
-def tiny_mae(**backbone) -> MAE:
-    return MAE(backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=2, num_heads=4),
+def tiny_mae(cls: type = MAE, compile: bool = False, **backbone) -> MAE:
+    torch.manual_seed(0)
+    return cls(backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=2, num_heads=4),
                              img_size=32, patch_size=8, **backbone),
                neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=2,
                          decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True))
-
-
-def loss_from_every_prediction(model: MAE, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The official formulation: predict all L patches, average the MSE over masked ones."""
-    pred, mask = model._predict(x, mask)  # (B, L, p * p * C)
-    every = torch.arange(mask.shape[1]).expand(mask.shape[0], -1)
-    per_patch = (pred - model.head.target(x, every)).pow(2).mean(dim=-1)  # (B, L)
-    return (per_patch * mask).sum() / mask.sum()
+               head=dict(type='MAEHead', norm_pix=True), compile=compile)
 
 
 @pytest.mark.parametrize('fused_attn', [True, False])
@@ -43,15 +39,16 @@ def test_block_on_kept_tokens_equals_the_full_blocks_rows(fused_attn, qkv_bias):
 
 @pytest.mark.parametrize('mask_tokens_in_encoder', [False, True])
 def test_loss_and_gradients_equal_predicting_every_patch(mask_tokens_in_encoder):
-    torch.manual_seed(0)
     model = tiny_mae(mask_tokens_in_encoder=mask_tokens_in_encoder)
+    every = tiny_mae(PredictEveryPatchMAE, mask_tokens_in_encoder=mask_tokens_in_encoder)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), every.parameters()))
     x, mask = torch.randn(4, 3, 32, 32), random_mask(4, 16, 12)
-    loss = model.masked_loss(x, mask)
-    want = loss_from_every_prediction(model, x, mask)
+    loss, want = model.masked_loss(x, mask), every.masked_loss(x, mask)
     torch.testing.assert_close(loss, want)
     params = [p for p in model.parameters() if p.requires_grad]
     grads = torch.autograd.grad(loss, params, allow_unused=True)  # the ablation has no
-    wanted = torch.autograd.grad(want, params, allow_unused=True)  # use for neck.mask_token
+    wanted = torch.autograd.grad(want, [p for p in every.parameters() if p.requires_grad],
+                                 allow_unused=True)  # use for neck.mask_token
     assert [g is None for g in grads] == [g is None for g in wanted]
     assert sum(g is None for g in grads) == int(mask_tokens_in_encoder)
     for got, ref in zip(grads, wanted):
@@ -59,8 +56,19 @@ def test_loss_and_gradients_equal_predicting_every_patch(mask_tokens_in_encoder)
             torch.testing.assert_close(got, ref)
 
 
+@pytest.mark.slow
+def test_compiled_loss_is_the_models_own():
+    """A subclass's masked_loss is what gets compiled for it (the benchmark's baseline)."""
+    x, mask = torch.randn(2, 3, 32, 32), random_mask(2, 16, 12)
+    samples = [DataSample().set_mask(m) for m in mask]
+    for cls in (MAE, PredictEveryPatchMAE):
+        eager = cls.masked_loss(tiny_mae(cls), x, mask)
+        compiled = tiny_mae(cls, compile=True).loss(x, samples)['loss']
+        torch.testing.assert_close(compiled, eager)
+        assert (cls.masked_loss, repr([])) in _COMPILED
+
+
 def test_decoder_predicts_the_requested_patches_in_their_order():
-    torch.manual_seed(0)
     model = tiny_mae().eval()
     x, mask = torch.randn(2, 3, 32, 32), random_mask(2, 16, 12)
     latent, mask, ids_restore = model.backbone(x, mask)

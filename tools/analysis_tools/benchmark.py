@@ -29,7 +29,8 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.utils import import_modules_from_strings
 
 from mae_mm.benchmark.flops import mae_train_flops
-from mae_mm.benchmark.models import build_mmpretrain_mae, make_step, optim_wrapper_cfg, size_of
+from mae_mm.benchmark.models import (PredictEveryPatchMAE, build_mmpretrain_mae, make_step,
+                                     optim_wrapper_cfg, size_of)
 from mae_mm.benchmark.timing import (matmul_peak_flops, median, synchronize, time_block,
                                       time_steps)
 
@@ -54,6 +55,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-fused-adamw', action='store_true', help='foreach AdamW for mae_mm')
     parser.add_argument('--plain-attn', action='store_true', help='mae_mm without SDPA')
     parser.add_argument('--with-cp', action='store_true', help='mae_mm with activation checkpointing')
+    parser.add_argument('--predict-all', action='store_true',
+                        help='mae_mm predicting every patch, not only the masked ones the loss '
+                             'reads (the official formulation)')
     parser.add_argument('--no-peer', action='store_true', help='skip mmpretrain')
     parser.add_argument('--table2', action='store_true', help="also the paper's Table 2")
     parser.add_argument('--pipeline', action='store_true', help='also the data pipeline')
@@ -81,6 +85,9 @@ def build_ours(cfg: Config, args: argparse.Namespace, backbone: Optional[dict] =
     if args.compile or args.eager:
         configured = model_cfg.compile if isinstance(model_cfg.compile, dict) else {}
         model_cfg.compile = dict(configured, mode=args.compile) if args.compile else False
+    if args.predict_all:
+        model_cfg.pop('type')
+        return PredictEveryPatchMAE(**model_cfg)
     return MODELS.build(model_cfg)
 
 
@@ -230,7 +237,8 @@ def main() -> None:
               f'memory ratio: {mem_ratio:.3f}x')
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
                compile=models['mae_mm'].compile_cfg, plain_attn=args.plain_attn,
-               with_cp=args.with_cp, fused_adamw=not args.no_fused_adamw,
+               with_cp=args.with_cp, predict_all=args.predict_all,
+               fused_adamw=not args.no_fused_adamw,
                cfg_options=args.cfg_options,
                gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
                results=results)

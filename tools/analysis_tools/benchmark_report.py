@@ -18,6 +18,7 @@ def setting(r: dict) -> str:
             if compiled else 'eager',
             'plain attention' if r.get('plain_attn') else '',
             'activation checkpointing' if r.get('with_cp') else '',
+            'predicting every patch' if r.get('predict_all') else '',
             'foreach AdamW' if r.get('fused_adamw') is False else '',
             *[f'{k}={v}' for k, v in (r.get('cfg_options') or {}).items()
               if not k.startswith('model.compile')]]

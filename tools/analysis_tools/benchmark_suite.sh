@@ -3,7 +3,8 @@
 #   bash tools/analysis_tools/benchmark_suite.sh [OUT_DIR]
 # With CUDA (about 40 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
 # and compiled), each optimisation on and off (ViT-B), Table 2 for ViT-L and ViT-H, the data
-# pipeline. Without CUDA: ViT-B in fp32 against mmpretrain, Table 2 for ViT-B, the pipeline.
+# pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also predicting every patch), Table 2
+# for ViT-B, the pipeline.
 # Then prints the tables (benchmark_report.py).
 set -euo pipefail
 OUT=${1:-work_dirs/benchmarks}
@@ -24,6 +25,7 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     bench b_plain_attn "$B" --batch 256 "${G[@]}" --no-peer --eager --plain-attn
     bench b_with_cp "$B" --batch 256 "${G[@]}" --no-peer --eager --with-cp
     bench b_compile_with_cp "$B" --batch 256 "${G[@]}" --no-peer --compile --with-cp
+    bench b_compile_predict_all "$B" --batch 256 "${G[@]}" --no-peer --compile --predict-all
     bench b_compile_budget "$B" --batch 256 "${G[@]}" --compile \
         --cfg-options model.compile.activation_memory_budget=0.9
     bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
@@ -35,6 +37,8 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     bench b_pipeline "$B" --batch 8 --steps 1 --rounds 1 --warmup 1 --no-peer --eager --pipeline
 else
     bench cpu_b_fp32 configs/mae_vit-b_pretrain.py --batch 8 --steps 3 --rounds 3 --eager --pipeline
+    bench cpu_b_fp32_predict_all configs/mae_vit-b_pretrain.py --batch 8 --steps 3 --rounds 3 \
+        --eager --predict-all
     bench cpu_b_table2 configs/mae_vit-b_pretrain.py --batch 8 --steps 2 --rounds 2 --warmup 1 \
         --no-peer --eager --table2
 fi

@@ -92,7 +92,8 @@ class MAE(BaseModel):
             return dict(loss=self.masked_loss(inputs, mask))
         if isinstance(mask, torch.Tensor):
             check_mask_counts(mask.flatten(1), self.backbone.num_masked)
-        return dict(loss=compiled_masked_loss(self.compile_cfg)(self, inputs, mask))
+        compiled = compiled_masked_loss(type(self).masked_loss, self.compile_cfg)
+        return dict(loss=compiled(self, inputs, mask))
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List] = None,
                 mode: str = 'tensor') -> Union[Dict[str, torch.Tensor], Tuple[torch.Tensor, ...]]:
@@ -106,21 +107,22 @@ class MAE(BaseModel):
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
 
-_COMPILED: Dict[str, Callable] = {}
+_COMPILED: Dict[Tuple[Callable, str], Callable] = {}
 
 
-def compiled_masked_loss(options: dict) -> Callable:
-    """``MAE.masked_loss`` through ``torch.compile(**options)``, one per set of options
-    (``activation_memory_budget`` selects :func:`inductor_with_memory_budget`).
+def compiled_masked_loss(fn: Callable, options: dict) -> Callable:
+    """``fn`` (``MAE.masked_loss`` or a subclass's) through ``torch.compile(**options)``, one
+    per function and set of options (``activation_memory_budget`` selects
+    :func:`inductor_with_memory_budget`).
 
     The function is compiled unbound (the model is an argument), so models stay free of
     compiled state: they deep-copy, pickle and save exactly as eager ones.
     """
-    key = repr(sorted(options.items()))
+    key = (fn, repr(sorted(options.items())))
     if key not in _COMPILED:
         options = dict(options)
         budget = options.pop('activation_memory_budget', None)
         if budget is not None:
             options['backend'] = inductor_with_memory_budget(budget)
-        _COMPILED[key] = torch.compile(MAE.masked_loss, **options)
+        _COMPILED[key] = torch.compile(fn, **options)
     return _COMPILED[key]

@@ -1,4 +1,6 @@
 """MAE's reconstruction target and loss: MSE on (per-patch normalised) pixels of masked patches."""
+from typing import Optional
+
 import torch
 from mmengine.model import BaseModule
 
@@ -42,10 +44,12 @@ class MAEHead(BaseModule):
         self.norm_pix = norm_pix
         self.eps = eps
 
-    def target(self, imgs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """The prediction target (B, K, p * p * C) of the patches ``ids`` (B, K) of normalised
-        images (B, C, H, W)."""
-        target = gather_tokens(patchify(imgs, self.patch_size), ids)
+    def target(self, imgs: torch.Tensor, ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The prediction target (B, K, p * p * C) of the patches ``ids`` (B, K) (default:
+        all L) of normalised images (B, C, H, W)."""
+        target = patchify(imgs, self.patch_size)
+        if ids is not None:
+            target = gather_tokens(target, ids)
         if self.norm_pix:
             mean = target.mean(dim=-1, keepdim=True)
             var = target.var(dim=-1, keepdim=True)  # unbiased, as the official code
