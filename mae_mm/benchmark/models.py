@@ -1,6 +1,6 @@
 """Train-step closures for mae_mm's MAE and its peer, mmpretrain's MAE, at the same size."""
 import copy
-from typing import Callable
+from typing import Callable, Union
 
 import torch
 from mmengine.config import ConfigDict
@@ -15,7 +15,7 @@ class PredictEveryPatchMAE(MAE):
     patches and the MSE is averaged over the masked ones. The same loss and gradients for
     more work: the baseline of ``benchmark.py --predict-all`` and the tests' reference."""
 
-    def masked_loss(self, inputs: torch.Tensor, mask) -> torch.Tensor:
+    def masked_loss(self, inputs: torch.Tensor, mask: Union[torch.Tensor, bool]) -> torch.Tensor:
         pred, mask = self._predict(inputs, mask)  # (B, L, p * p * C), (B, L)
         per_patch = (pred.float() - self.head.target(inputs.float())).pow(2).mean(dim=-1)
         return (per_patch * mask).sum() / mask.sum()
