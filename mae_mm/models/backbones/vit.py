@@ -63,6 +63,12 @@ class MAEViT(BaseModule):
         layer_scale_init (float): > 0 adds LayerScale with this initial value.
         fused_attn (bool): ``F.scaled_dot_product_attention`` (True) or plain math.
         with_cp (bool): Activation checkpointing per block (saves memory, costs a re-forward).
+        low_precision_residual (bool): In the masked forward under autocast, carry the token
+            stream between blocks in the autocast dtype (that of the patch embedding's output)
+            instead of the fp32 that the position embedding promotes it to: half the residual
+            stream's memory traffic and saved activations, one bf16 rounding per residual add.
+            Meant for bf16 (fp16 may overflow); no effect without autocast. Defaults to False
+            (autocast's numerics, as the official code).
         frozen_stages (int): Freeze the patch embedding (>= 0) and the first N blocks;
             ``num_layers`` freezes the whole encoder with its final norm (linear probing).
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads any
@@ -79,7 +85,8 @@ class MAEViT(BaseModule):
                  window_size: int = 0, global_attn_indexes: Sequence[int] = (),
                  use_rel_pos: bool = False, use_rel_pos_bias: bool = False,
                  layer_scale_init: float = 0.0, fused_attn: bool = True, with_cp: bool = False,
-                 frozen_stages: int = -1, init_cfg: Optional[dict] = None) -> None:
+                 low_precision_residual: bool = False, frozen_stages: int = -1,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.embed_dims, self.num_layers, num_heads, default_patch = self._parse_arch(arch)
         if out_type not in OUT_TYPES:
@@ -93,6 +100,7 @@ class MAEViT(BaseModule):
         self.out_indices = self._parse_out_indices(out_indices)
         self.with_cls_token = with_cls_token
         self.with_cp = with_cp
+        self.low_precision_residual = low_precision_residual
         if not -1 <= frozen_stages <= self.num_layers:
             raise ValueError(f'frozen_stages must lie in [-1, {self.num_layers}] (-1: nothing '
                              f'frozen, {self.num_layers}: the whole encoder), got {frozen_stages}')
@@ -200,7 +208,8 @@ class MAEViT(BaseModule):
         """(B, N, D) -> (B, 1 + N, D) with the class token (plus its position) in front."""
         if not self.with_cls_token:
             return x
-        return torch.cat([(self.cls_token + pos_cls).expand(x.shape[0], -1, -1), x], dim=1)
+        cls = (self.cls_token + pos_cls).to(x.dtype)
+        return torch.cat([cls.expand(x.shape[0], -1, -1), x], dim=1)
 
     def forward_masked(self, x: torch.Tensor, mask: Union[torch.Tensor, bool] = True
                        ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
@@ -232,13 +241,16 @@ class MAEViT(BaseModule):
         mask = mask.to(x.dtype)
         pos = self.pos_embed[:, 1:].expand(b, -1, -1)  # (B, L, D)
         if self.mask_tokens_in_encoder:  # every patch, masked ones replaced by the token
-            tokens = self.patch_embed.embed_patches(x)
+            embedded = self.patch_embed.embed_patches(x)
             masked = mask.bool()[..., None]
-            tokens = torch.where(masked, self.encoder_mask_token.to(tokens.dtype), tokens) + pos
+            tokens = torch.where(masked, self.encoder_mask_token.to(embedded.dtype), embedded) + pos
             ids_restore = None
         else:  # only the visible patches are embedded at all: (B, L_vis, D)
             ids_keep, ids_restore = mask_to_ids(mask, self.num_masked)
-            tokens = self.patch_embed.embed_patches(x, ids_keep) + gather_tokens(pos, ids_keep)
+            embedded = self.patch_embed.embed_patches(x, ids_keep)
+            tokens = embedded + gather_tokens(pos, ids_keep)
+        if self.low_precision_residual:  # bf16 under bf16 autocast, else unchanged
+            tokens = tokens.to(embedded.dtype)
         x = self._run_blocks(self._add_cls_token(tokens, self.pos_embed[:, :1]), None)
         if hasattr(self, 'norm'):
             x = self.norm(x)

@@ -28,13 +28,16 @@ class MAEDecoder(BaseModule):
         fused_attn (bool): Fused attention kernels. Defaults to True.
         grid_size (tuple[int, int], optional): The (h, w) patch grid, h * w = L, for the
             position embedding; :class:`MAE` passes the backbone's. Defaults to a square grid.
+        low_precision_residual (bool): Under autocast, carry the token stream in the autocast
+            dtype (that of ``decoder_embed``'s output), not fp32; see :class:`MAEViT`.
+            Defaults to False.
     """
 
     def __init__(self, num_patches: int, patch_size: int, in_channels: int = 3,
                  embed_dims: int = 768, decoder_embed_dims: int = 512, decoder_depth: int = 8,
                  decoder_num_heads: int = 16, mlp_ratio: float = 4.0, norm_eps: float = 1e-6,
                  fused_attn: bool = True, grid_size: Optional[Tuple[int, int]] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 low_precision_residual: bool = False, init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if grid_size is None:
             side = math.isqrt(num_patches)
@@ -48,6 +51,7 @@ class MAEDecoder(BaseModule):
         if grid_size[0] * grid_size[1] != num_patches:
             raise ValueError(f'grid_size {tuple(grid_size)} does not hold num_patches '
                              f'{num_patches} patches')
+        self.low_precision_residual = low_precision_residual
         self.decoder_embed = nn.Linear(embed_dims, decoder_embed_dims)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dims))
         self.decoder_pos_embed = nn.Parameter(
@@ -93,7 +97,10 @@ class MAEDecoder(BaseModule):
         x = self.decoder_embed(x)
         if ids_restore is not None:
             x = self.unshuffle(x, ids_restore)
+        embedded_dtype = x.dtype  # bf16 under bf16 autocast
         x = x + self.decoder_pos_embed  # (B, 1 + L, W)
+        if self.low_precision_residual:
+            x = x.to(embedded_dtype)
         for blk in self.decoder_blocks[:-1]:
             x = blk(x)
         last = self.decoder_blocks[-1]
