@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Every figure of docs/benchmarks.md in one command, on the machine it runs on:
 #   bash tools/analysis_tools/benchmark_suite.sh [OUT_DIR]
-# With CUDA (about 40 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
-# and compiled), each optimisation on and off (ViT-B), Table 2 for ViT-L and ViT-H, the data
-# pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also predicting every patch), Table 2
-# for ViT-B, the pipeline.
-# Then prints the tables (benchmark_report.py).
+# With CUDA (about 45 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
+# and compiled), each optimisation on and off (ViT-B; the bf16 residual stream for ViT-L too),
+# Table 2 for ViT-L and ViT-H, the data pipeline. Without CUDA: ViT-B in fp32 against
+# mmpretrain (also predicting every patch), Table 2 for ViT-B, the pipeline.
+# Then prints the tables (benchmark_report.py). ONLY="name ..." runs just those runs, e.g. to
+# fit a short GPU lease: ONLY="l_bf16_compile h_bf16_compile l_table2" bash ...
 set -euo pipefail
 OUT=${1:-work_dirs/benchmarks}
 PY=${PYTHON:-python}
 mkdir -p "$OUT"
-bench() { local name=$1; shift; echo "== $name"; "$PY" tools/analysis_tools/benchmark.py "$@" --json "$OUT/$name.json" 2>&1 | tee "$OUT/$name.log" | tail -4; }
+bench() {
+    local name=$1; shift
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
+    echo "== $name"
+    "$PY" tools/analysis_tools/benchmark.py "$@" --json "$OUT/$name.json" 2>&1 |
+        tee "$OUT/$name.log" | tail -4
+}
 if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     B=configs/mae_vit-b_pretrain.py; L=configs/mae_vit-l_pretrain.py; H=configs/mae_vit-h_pretrain.py
     G=(--precision bf16 --steps 10 --rounds 3)
@@ -28,6 +35,10 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     bench b_compile_predict_all "$B" --batch 256 "${G[@]}" --no-peer --compile --predict-all
     bench b_compile_budget "$B" --batch 256 "${G[@]}" --compile \
         --cfg-options model.compile.activation_memory_budget=0.9
+    LP=(--cfg-options model.backbone.low_precision_residual=True
+        model.neck.low_precision_residual=True)
+    bench b_compile_lp_residual "$B" --batch 256 "${G[@]}" --compile "${LP[@]}"
+    bench l_compile_lp_residual "$L" --batch 128 "${G[@]}" --compile "${LP[@]}"
     bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
     bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer --eager \
         --cfg-options optim_wrapper.constructor=DefaultOptimWrapperConstructor
