@@ -43,12 +43,16 @@ def loss_grads_and_stream_dtypes(model: MAE, autocast: bool):
     return loss, grads, dtypes
 
 
+def with_and_without(mask_tokens_in_encoder: bool, autocast: bool):
+    """:func:`loss_grads_and_stream_dtypes` of the same model with the option on, then off."""
+    return tuple(loss_grads_and_stream_dtypes(tiny_mae(on, mask_tokens_in_encoder), autocast)
+                 for on in (True, False))
+
+
 @pytest.mark.parametrize('mask_tokens_in_encoder', [False, True])
 def test_without_autocast_nothing_changes(mask_tokens_in_encoder):
-    loss, grads, dtypes = loss_grads_and_stream_dtypes(
-        tiny_mae(True, mask_tokens_in_encoder), autocast=False)
-    ref_loss, ref_grads, _ = loss_grads_and_stream_dtypes(
-        tiny_mae(False, mask_tokens_in_encoder), autocast=False)
+    (loss, grads, dtypes), (ref_loss, ref_grads, _) = with_and_without(mask_tokens_in_encoder,
+                                                                       autocast=False)
     assert dtypes == [torch.float32] * 4
     assert torch.equal(loss, ref_loss)
     for got, want in zip(grads, ref_grads):
@@ -58,10 +62,8 @@ def test_without_autocast_nothing_changes(mask_tokens_in_encoder):
 
 @pytest.mark.parametrize('mask_tokens_in_encoder', [False, True])
 def test_bf16_stream_under_autocast_close_to_the_fp32_stream(mask_tokens_in_encoder):
-    loss, grads, dtypes = loss_grads_and_stream_dtypes(
-        tiny_mae(True, mask_tokens_in_encoder), autocast=True)
-    ref_loss, ref_grads, ref_dtypes = loss_grads_and_stream_dtypes(
-        tiny_mae(False, mask_tokens_in_encoder), autocast=True)
+    (loss, grads, dtypes), (ref_loss, ref_grads, ref_dtypes) = with_and_without(
+        mask_tokens_in_encoder, autocast=True)
     assert dtypes == [torch.bfloat16] * 4  # 2 encoder + 2 decoder blocks
     assert ref_dtypes == [torch.float32] * 4  # autocast's default: an fp32 residual stream
     assert loss.dtype == torch.float32 and not torch.equal(loss, ref_loss)
