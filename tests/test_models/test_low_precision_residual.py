@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
-from mae_mm.models import MAE
+from mae_mm.models import MAE, MAEViT
 from mae_mm.models.layers import random_mask
 
 
@@ -75,6 +75,18 @@ def test_bf16_stream_under_autocast_close_to_the_fp32_stream(mask_tokens_in_enco
             assert got.dtype == torch.float32 and torch.isfinite(got).all()
             cos = torch.nn.functional.cosine_similarity(got.flatten(), want.flatten(), dim=0)
             assert cos > 0.99, cos
+
+
+def test_layer_scale_keeps_the_stream_bf16():
+    """An fp32 LayerScale gamma would promote the stream back to fp32 after the first block."""
+    vit = MAEViT(arch=dict(embed_dims=32, num_layers=3, num_heads=4), img_size=32, patch_size=8,
+                 layer_scale_init=0.1, low_precision_residual=True)
+    dtypes = []
+    for blk in vit.blocks:
+        blk.register_forward_hook(lambda m, args, out: dtypes.append((args[0].dtype, out.dtype)))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        vit(torch.randn(2, 3, 32, 32), random_mask(2, 16, 12))
+    assert dtypes == [(torch.bfloat16, torch.bfloat16)] * 3
 
 
 @pytest.mark.slow

@@ -105,6 +105,7 @@ class Block(nn.Module):
         every token as key and value: the same numbers as ``gather_tokens(forward(x), keep)``
         for about K / N of the work. Global attention only.
         """
+        dtype = x.dtype  # kept: a bf16 stream stays bf16 through an fp32 LayerScale
         if keep is None:
             x = x + self.drop_path(self.ls1(self._attend(self.norm1(x), grid)))
         else:
@@ -114,4 +115,4 @@ class Block(nn.Module):
             h = self.norm1(x)
             x = gather_tokens(x, keep) + self.drop_path(
                 self.ls1(self.attn(h, grid, queries=gather_tokens(h, keep))))
-        return x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))
+        return (x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))).to(dtype)
