@@ -152,6 +152,14 @@ def test_rectangular_images_get_their_grid_in_encoder_and_decoder():
     assert torch.equal(model.backbone.pos_embed[0], sincos_pos_embed_2d(32, (2, 8)))
     assert torch.equal(model.neck.decoder_pos_embed[0], sincos_pos_embed_2d(16, (2, 8)))
     assert torch.isfinite(model.loss(torch.randn(2, 3, 16, 64))['loss'])
+    # downstream at another size: the (2, 8) embedding is resized as a 2 x 8 map
+    vit = MAEViT(arch=TINY, img_size=(16, 64), patch_size=8, out_type='featmap',
+                 with_cls_token=False)
+    assert vit(torch.randn(1, 3, 32, 32))[0].shape == (1, 32, 4, 4)
+    grid = vit.pos_embed[:, 1:].reshape(1, 2, 8, 32).permute(0, 3, 1, 2)
+    ref = F.interpolate(grid, size=(4, 4), mode='bicubic', align_corners=False)
+    torch.testing.assert_close(vit._pos_embed_for((4, 4))[:, 1:],
+                               ref.permute(0, 2, 3, 1).reshape(1, 16, 32))
     with pytest.raises(ValueError, match=r'grid_size \(4, 4\) does not hold num_patches 8'):
         MAEDecoder(num_patches=8, patch_size=8, grid_size=(4, 4))
     with pytest.raises(ValueError, match='num_patches 8 is not a square number'):
@@ -167,6 +175,21 @@ def test_bad_arguments_fail_clearly():
         MAEViT(arch='xl')
     with pytest.raises(ValueError, match='window_size=2 / use_rel_pos=False .* with_cls_token=False'):
         MAEViT(arch=TINY, img_size=32, patch_size=8, window_size=2)
+    with pytest.raises(ValueError, match='mask_ratio 0.02 masks 0 of 16 patches.* from 0.0625'):
+        MAEViT(arch=TINY, img_size=32, patch_size=8, mask_ratio=0.02)
+    with pytest.raises(ValueError, match='mask_ratio 0.98 masks 16 of 16 .* to 0.938'):
+        MAEViT(arch=TINY, img_size=32, patch_size=8, mask_ratio=0.98)
+    with pytest.raises(ValueError, match=r'out_indices \[1, -1\] name a block twice'):
+        MAEViT(arch=TINY, img_size=32, patch_size=8, out_indices=(1, -1))
+    with pytest.raises(ValueError, match='use_rel_pos_bias .* set with_cls_token=True'):
+        MAEViT(arch=TINY, img_size=32, patch_size=8, use_rel_pos_bias=True,
+               with_cls_token=False, out_type='featmap')
+    with pytest.raises(ValueError, match='needs the backbone.s class token'):
+        tiny_mae(with_cls_token=False, out_type='featmap')
+    vit = MAEViT(arch=TINY, img_size=32, patch_size=8)
+    # same pixel count, other shape: would scramble the patches against the target
+    with pytest.raises(ValueError, match=r'img_size \(32, 32\), got \(16, 64\)'):
+        vit(torch.randn(2, 3, 16, 64), True)
 
 
 def test_patch_embedding_as_matmul_equals_the_convolution():

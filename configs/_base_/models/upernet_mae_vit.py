@@ -55,5 +55,6 @@ model = dict(
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
     train_cfg=dict(),
-    # sliding 512 px windows, 1/3 overlap; `model.test_cfg.mode=whole` runs whole images
+    # sliding 512 px windows, 1/3 overlap. Whole images: `model.test_cfg.mode=whole
+    # model.data_preprocessor.test_cfg.size_divisor=16` (pads them to whole patches)
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))

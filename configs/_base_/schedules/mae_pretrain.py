@@ -1,8 +1,10 @@
 # The paper's pretraining recipe: AdamW (0.9, 0.95), wd 0.05, lr = 1.5e-4 x total batch / 256,
 # 40 warm-up epochs then cosine to 0, 800 epochs, total batch 4096, bf16 mixed precision.
-# Norms, biases, tokens and position embeddings get no weight decay. bf16 runs without a loss
-# scaler (mae_mm.AmpOptimWrapper) and AdamW uses its fused kernel on a few parameter groups
-# (merged by setting) instead of one per tensor (mae_mm.GroupedOptimWrapperConstructor).
+# Norms, biases, tokens and position embeddings get no weight decay, as in mmpretrain (the
+# official code exempts only 1-D tensors and biases, so it decays cls_token and mask_token).
+# bf16 runs without a loss scaler (mae_mm.AmpOptimWrapper) and AdamW uses its fused kernel on a
+# few parameter groups (merged by setting) instead of one per tensor
+# (mae_mm.GroupedOptimWrapperConstructor).
 num_gpus = 8
 total_batch = 4096
 base_lr = 1.5e-4

@@ -12,7 +12,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mae_mm.registry import TRANSFORMS
-from mae_mm.models.layers.masking import num_masked_patches
+from mae_mm.models.layers.masking import check_mask_ratio, num_masked_patches
 from mae_mm.models.layers.patch_embed import check_size
 
 ImageSize = Union[int, Tuple[int, int]]  # (H, W), or one side of a square
@@ -33,7 +33,7 @@ class _PatchMasking(BaseTransform):
         check_size('patch_size', patch_size, allow_pair=False)
         if input_size is not None:
             check_size('input_size', input_size, allow_pair=True)
-        num_masked_patches(1, mask_ratio)  # validates the ratio early
+        check_mask_ratio(mask_ratio)
         self.patch_size = patch_size
         self.mask_ratio = mask_ratio
         self.input_size = (input_size, input_size) if isinstance(input_size, int) else input_size

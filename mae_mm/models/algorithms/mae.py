@@ -47,6 +47,9 @@ class MAE(BaseModel):
             raise ValueError(f'compile.activation_memory_budget must be a number in (0, 1], got '
                              f'{budget!r}; e.g. 0.8 keeps 80% of the saved activations')
         self.backbone = build_model(backbone)
+        if not self.backbone.with_cls_token:
+            raise ValueError('MAE pretraining needs the backbone\'s class token (the decoder '
+                             'keeps token 0 as it): set backbone.with_cls_token=True')
         patch_embed = self.backbone.patch_embed
         neck = dict(neck)
         neck.setdefault('num_patches', self.backbone.num_patches)

@@ -49,7 +49,8 @@ class MAEViT(BaseModule):
         out_type (str): Downstream output of each selected block: 'raw' (B, N, D) tokens,
             'cls' (B, D) class token, 'avg' (B, D) mean of patch tokens through ``fc_norm``
             (the official global pool), 'featmap' (B, D, h, w) patch-token maps.
-        out_indices (int | Sequence[int]): Blocks whose outputs are returned. Defaults to -1.
+        out_indices (int | Sequence[int]): Blocks whose outputs are returned, in block order.
+            Defaults to -1.
         final_norm (bool): LayerNorm ``norm`` after the last block (not with 'avg', which
             uses ``fc_norm``). Defaults to True.
         with_cls_token (bool): Keep a class token; dense tasks may drop it. Defaults to True.
@@ -96,6 +97,10 @@ class MAEViT(BaseModule):
         if (window_size > 0 or use_rel_pos) and with_cls_token:
             raise ValueError(f'window_size={window_size} / use_rel_pos={use_rel_pos} work on the '
                              f'patch grid alone (ViTDet): set with_cls_token=False')
+        if use_rel_pos_bias and not with_cls_token:
+            raise ValueError('use_rel_pos_bias (BEiT) has a class token\'s rows and needs '
+                             'global attention: set with_cls_token=True and window_size=0, or '
+                             'use use_rel_pos (ViTDet) without a class token')
         self.out_type = out_type
         self.out_indices = self._parse_out_indices(out_indices)
         self.with_cls_token = with_cls_token
@@ -149,9 +154,12 @@ class MAEViT(BaseModule):
 
     def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
         out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-        parsed = tuple(i % self.num_layers for i in out_indices)
         if any(not -self.num_layers <= i < self.num_layers for i in out_indices):
             raise ValueError(f'out_indices {out_indices} out of range for {self.num_layers} blocks')
+        parsed = tuple(i % self.num_layers for i in out_indices)
+        if len(set(parsed)) != len(parsed):
+            raise ValueError(f'out_indices {out_indices} name a block twice (blocks {parsed} of '
+                             f'{self.num_layers}); list each once')
         return parsed
 
     def _init_random_weights(self) -> None:
@@ -229,6 +237,10 @@ class MAEViT(BaseModule):
         if self.dense_only:
             raise RuntimeError('the masked forward needs plain global attention; this backbone '
                                'has window attention or relative positions (downstream only)')
+        if tuple(x.shape[-2:]) != self.patch_embed.img_size:
+            raise ValueError(f'the masked forward needs images of img_size '
+                             f'{self.patch_embed.img_size}, got {tuple(x.shape[-2:])}; crop or '
+                             f'resize them to it (RandomResizedCrop scale) or set img_size')
         if mask is True:
             mask = random_mask(b, self.num_patches, self.num_masked, x.device)
         elif mask.shape != (b, self.num_patches):
@@ -260,7 +272,7 @@ class MAEViT(BaseModule):
         """Position embedding (1, 1 + h * w, D) for a grid, resized when it is not the native one."""
         if grid == self.patch_embed.grid_size:
             return self.pos_embed
-        return resize_pos_embed(self.pos_embed, grid)
+        return resize_pos_embed(self.pos_embed, grid, src_grid=self.patch_embed.grid_size)
 
     def _format(self, x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """One block's tokens (B, [1 +] h * w, D) -> the configured ``out_type``."""

@@ -8,14 +8,25 @@ from typing import Optional, Tuple
 import torch
 
 
-def num_masked_patches(num_patches: int, mask_ratio: float) -> int:
-    """The paper's fixed count of masked patches: ``round(L * mask_ratio)``."""
+def check_mask_ratio(mask_ratio: float) -> None:
+    """Raise, naming the fix, unless ``mask_ratio`` is a number in (0, 1)."""
     if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, (int, float)):
         raise TypeError(f'mask_ratio must be a number in (0, 1), got {mask_ratio!r} '
                         f'({type(mask_ratio).__name__}); write e.g. mask_ratio=0.75 without quotes')
     if not 0.0 < mask_ratio < 1.0:
         raise ValueError(f'mask_ratio must lie in (0, 1), got {mask_ratio}; the paper uses 0.75')
-    return int(round(num_patches * mask_ratio))
+
+
+def num_masked_patches(num_patches: int, mask_ratio: float) -> int:
+    """The paper's fixed count of masked patches: ``round(L * mask_ratio)``, at least one
+    masked and one visible."""
+    check_mask_ratio(mask_ratio)
+    num_masked = int(round(num_patches * mask_ratio))
+    if not 0 < num_masked < num_patches:
+        raise ValueError(f'mask_ratio {mask_ratio} masks {num_masked} of {num_patches} patches; '
+                         f'at least one must be masked and one visible: use a ratio from '
+                         f'{1 / num_patches:.3g} to {1 - 1 / num_patches:.3g}')
+    return num_masked
 
 
 def random_mask(batch: int, num_patches: int, num_masked: int,
@@ -33,8 +44,9 @@ def check_mask_counts(mask: torch.Tensor, num_masked: int) -> None:
         torch._assert_async(torch.all(mask.sum(dim=1) == num_masked))
     elif not torch.all(mask.sum(dim=1) == num_masked):
         raise ValueError(f'each mask row must have {num_masked} masked patches (the model\'s '
-                         f'mask_ratio), got {mask.sum(dim=1).tolist()}; set the masking '
-                         f'transform\'s mask_ratio to the backbone\'s')
+                         f'mask_ratio), got {mask.sum(dim=1).tolist()}; make the masking '
+                         f'transform mask as many as the backbone\'s mask_ratio (its mask_ratio, '
+                         f'or for GridMasking the backbone\'s mask_ratio=1 - 1 / cell**2)')
 
 
 def mask_to_ids(mask: torch.Tensor, num_masked: int) -> Tuple[torch.Tensor, torch.Tensor]:

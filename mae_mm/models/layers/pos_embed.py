@@ -1,5 +1,6 @@
 """Fixed 2-D sine-cosine position embeddings and their resizing."""
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -39,22 +40,27 @@ def sincos_pos_embed_2d(embed_dims: int, grid_size: tuple, cls_token: bool = Tru
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, dst_grid: tuple, num_extra_tokens: int = 1,
-                     mode: str = 'bicubic') -> torch.Tensor:
+                     mode: str = 'bicubic', src_grid: Optional[tuple] = None) -> torch.Tensor:
     """Resize a (1, extra + h * w, D) position embedding to a new patch grid.
 
     The extra (class) tokens are kept as they are; the grid part is interpolated
-    (bicubic by default, as MAE fine-tuning and ViTDet do). The source grid must be
-    square, as every MAE checkpoint's is.
+    (bicubic by default, as MAE fine-tuning and ViTDet do). ``src_grid`` (h, w) is the
+    embedding's own grid; by default a square one, as every MAE checkpoint's is.
     """
     extra, grid = pos_embed[:, :num_extra_tokens], pos_embed[:, num_extra_tokens:]
-    src = math.isqrt(grid.shape[1])
-    if src * src != grid.shape[1]:
-        raise ValueError(f'position embedding has {grid.shape[1]} grid tokens, not a square grid; '
-                         f'check num_extra_tokens ({num_extra_tokens})')
-    if (src, src) == tuple(dst_grid):
+    if src_grid is None:
+        side = math.isqrt(grid.shape[1])
+        if side * side != grid.shape[1]:
+            raise ValueError(f'position embedding has {grid.shape[1]} grid tokens, not a square '
+                             f'grid; check num_extra_tokens ({num_extra_tokens}) or pass src_grid')
+        src_grid = (side, side)
+    src_grid = tuple(src_grid)
+    if src_grid[0] * src_grid[1] != grid.shape[1]:
+        raise ValueError(f'src_grid {src_grid} does not hold the {grid.shape[1]} grid tokens')
+    if src_grid == tuple(dst_grid):
         return pos_embed
     dims = grid.shape[-1]
-    grid = grid.reshape(1, src, src, dims).permute(0, 3, 1, 2)  # (1, D, h, w)
+    grid = grid.reshape(1, *src_grid, dims).permute(0, 3, 1, 2)  # (1, D, h, w)
     grid = F.interpolate(grid.float(), size=tuple(dst_grid), mode=mode, align_corners=False)
     grid = grid.permute(0, 2, 3, 1).reshape(1, -1, dims).to(pos_embed.dtype)
     return torch.cat([extra, grid], dim=1)
