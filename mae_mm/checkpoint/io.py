@@ -48,8 +48,13 @@ def _trusted_globals() -> List[Any]:
 
 def mmengine_checkpoint_globals() -> ContextManager:
     """Context in which ``torch.load(weights_only=True)`` also reads MMEngine training
-    checkpoints (resume), allowing exactly the data types they hold and nothing else."""
-    return torch.serialization.safe_globals(_trusted_globals())
+    checkpoints (resume), allowing exactly the data types they hold and nothing else.
+
+    Nests: an inner context adds (and on exit removes) only what is not allowed yet, so
+    loading a pretrained backbone inside a resuming run leaves the run's allowlist intact.
+    """
+    allowed = torch.serialization.get_safe_globals()
+    return torch.serialization.safe_globals([g for g in _trusted_globals() if g not in allowed])
 
 
 def _torch_load(path: str) -> Any:

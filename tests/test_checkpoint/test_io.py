@@ -78,3 +78,16 @@ def test_real_training_checkpoint_loads_into_a_downstream_vit(tiny_pretrain_ckpt
     report = load_backbone_checkpoint(vit, tiny_pretrain_ckpt)
     assert report.source_format == 'mae_mm' and report.loaded
     assert set(report.new_keys) == {f'blocks.{i}.attn.rel_pos_{a}' for i in range(6) for a in 'hw'}
+
+
+def test_checkpoint_globals_nest(tmp_path):
+    """Loading a pretrained backbone (an inner context) inside a resuming run (the outer one)
+    must leave the run's allowlist in place: resume read MMEngine's records after it."""
+    from mae_mm.checkpoint import mmengine_checkpoint_globals
+    path = str(tmp_path / 'run.pth')
+    torch.save({'message_hub': {'loss': HistoryBuffer([1.0, 2.0], [1, 1])}}, path)
+    with mmengine_checkpoint_globals():
+        with mmengine_checkpoint_globals():
+            pass
+        record = torch.load(path, weights_only=True)
+    assert record['message_hub']['loss'].mean() == 1.5

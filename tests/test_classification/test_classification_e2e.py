@@ -2,12 +2,15 @@
 and linear-probe configs, tools/train.py trains them on a generated ImageNet-layout folder of
 real digits, and tools/test.py reports top-1 / top-5 through mmpretrain's Accuracy."""
 import glob
+import os
 import os.path as osp
 import re
+import subprocess
+import sys
 
 import pytest
 
-from conftest import read_scalars, run_tool
+from conftest import REPO, read_scalars, run_tool
 from mae_mm.datasets.digits import make_digits_imagenet
 
 pytestmark = pytest.mark.slow
@@ -50,3 +53,23 @@ def test_pretrained_checkpoint_trains_and_tests(protocol, tiny_pretrain_ckpt, di
     assert top1 and top5, out[-3000:]
     assert 0 <= float(top1.group(1)) <= float(top5.group(1)) <= 100
     assert glob.glob(osp.join(str(tmp_path / 'test'), '*', '*.log'))
+    if protocol != 'finetune':
+        return
+    # resuming reads the run's records after the backbone's init_cfg loaded its checkpoint
+    resumed = run_tool(
+        'train.py', config, '--work-dir', work_dir, '--resume', '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={tiny_pretrain_ckpt}', *data,
+        'train_dataloader.batch_size=2', 'val_dataloader.batch_size=4',
+        'train_cfg.max_epochs=3', 'train_cfg.val_interval=3', 'param_scheduler.0.end=1',
+        'param_scheduler.1.begin=1', 'default_hooks.checkpoint.interval=1')
+    assert 'resumed epoch: 2' in resumed.stdout + resumed.stderr
+    assert osp.exists(osp.join(work_dir, 'epoch_3.pth'))
+    # a checkpoint of another model fails instead of testing random weights
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    wrong = subprocess.run(
+        [sys.executable, 'tools/test.py', config, tiny_pretrain_ckpt, '--work-dir',
+         str(tmp_path / 'wrong'), '--cfg-options', *data[2:]],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert wrong.returncode != 0
+    assert "does not hold this config's whole model" in wrong.stderr
+    assert 'accuracy/top1' not in wrong.stdout + wrong.stderr
