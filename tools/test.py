@@ -17,13 +17,21 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args)
-    cfg.load_from = args.checkpoint
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
     runner = build_runner(cfg)
-    # MMEngine's checkpoints are read weights-only, allowing just their data types
+    # MMEngine's checkpoints are read weights-only, allowing just their data types; strictly,
+    # so that a checkpoint of another model fails here instead of testing random weights
     with mmengine_checkpoint_globals():
+        try:
+            runner.load_checkpoint(args.checkpoint, strict=True)
+        except RuntimeError as err:
+            raise RuntimeError(
+                f'{args.checkpoint} does not hold this config\'s whole model. tools/test.py '
+                f'takes a checkpoint that tools/train.py wrote with this config; a pretraining '
+                f'or backbone checkpoint goes to training instead: --cfg-options '
+                f'model.backbone.init_cfg.checkpoint=PATH. {err}') from None
         runner.test()
 
 
