@@ -2,10 +2,17 @@
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
+import time
+from datetime import timedelta
+from typing import Callable
 
 import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -53,6 +60,44 @@ def run_with_block_outputs(vit, indices, x) -> tuple:
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def free_port() -> int:
+    """A free TCP port on localhost (for a process group's rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _gloo_rank(rank: int, world_size: int, port: int, timeout: float, fn: Callable,
+               args: tuple) -> None:
+    """One process of :func:`run_gloo`: join the group, run ``fn(rank, *args)``, leave."""
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', rank=rank, world_size=world_size,
+                            timeout=timedelta(seconds=timeout))
+    try:
+        fn(rank, *args)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_gloo(fn: Callable, args: tuple = (), world_size: int = 2, timeout: float = 60) -> None:
+    """Run ``fn(rank, *args)`` in ``world_size`` spawned processes of one gloo group.
+
+    ``fn`` must be a module-level function (spawn pickles it by name). A process that
+    raises fails the test with its traceback; a hang (collectives that never pair up)
+    fails it after ``timeout`` seconds, the processes killed.
+    """
+    ctx = mp.start_processes(_gloo_rank, args=(world_size, free_port(), timeout, fn, args),
+                             nprocs=world_size, start_method='spawn', join=False)
+    deadline = time.monotonic() + timeout
+    while not ctx.join(timeout=1):  # raises if a process failed
+        if time.monotonic() > deadline:
+            for proc in ctx.processes:
+                if proc.is_alive():
+                    proc.kill()
+            pytest.fail(f'{fn.__name__} did not finish in {timeout} s on {world_size} processes')
 
 
 def build_runner(work_dir: str, data_root: str, epochs: int, extra: dict = None) -> Runner:

@@ -7,7 +7,6 @@ with the whole batch, through a backward made of several compiled pieces.
 """
 import os
 import os.path as osp
-import socket
 
 import pytest
 import torch
@@ -16,6 +15,7 @@ import torch.multiprocessing as mp
 from mmengine.model import MMDistributedDataParallel
 from mmpretrain.structures import DataSample
 
+from conftest import free_port
 from mae_mm.models import MAE
 
 pytestmark = pytest.mark.slow
@@ -71,12 +71,6 @@ def rank_step(rank: int, port: int, compile, out_dir: str) -> None:
         torch.save(dict(pieces=pieces, grads=grads), osp.join(out_dir, f'rank{rank}.pt'))
     finally:
         dist.destroy_process_group()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize('compile', [True, dict(activation_memory_budget=0.5)])
