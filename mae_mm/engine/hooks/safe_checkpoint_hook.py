@@ -3,11 +3,11 @@ import os
 import os.path as osp
 import random
 from collections import deque
-from typing import List, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.dist import is_main_process
+from mmengine.dist import all_gather_object, get_rank, get_world_size, is_main_process
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 
@@ -26,6 +26,54 @@ def _atomic_write_text(text: str, path: str) -> None:
 def _fsync(path: str) -> None:
     with open(path, 'rb') as f:
         os.fsync(f.fileno())
+
+
+def rng_state() -> dict:
+    """This process's Python, NumPy and torch (and CUDA) random states, as a dict of plain
+    types and tensors (loadable with ``weights_only``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = dict(python=random.getstate(), torch=torch.get_rng_state(),
+                 numpy=(kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached))
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore random states taken by :func:`rng_state`."""
+    random.setstate(state['python'])
+    kind, keys, pos, has_gauss, cached = state['numpy']
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+def rng_state_of_rank(saved: Union[dict, list], rank: int, world_size: int,
+                      diff_rank_seed: bool) -> Tuple[Optional[dict], Optional[str]]:
+    """The random state that process ``rank`` of ``world_size`` restores on resume.
+
+    Args:
+        saved (dict | list): A checkpoint's ``meta['rng_state']``: the states of all ranks,
+            indexed by rank, or (checkpoints written before that) one dict, rank 0's.
+        rank (int): This process's rank.
+        world_size (int): The number of processes of the resumed run.
+        diff_rank_seed (bool): ``randomness.diff_rank_seed`` of the resumed run.
+
+    Returns:
+        tuple: The state to restore (None: keep the state the runner seeded), and a warning
+        to log when the saved states do not match the processes one to one (else None).
+    """
+    states = [saved] if isinstance(saved, dict) else list(saved)
+    if len(states) == world_size:
+        return states[rank], None
+    what = (f'the checkpoint holds the random states of {len(states)} process(es), this run '
+            f'has {world_size}')
+    if diff_rank_seed:  # one state on every rank would make their draws identical
+        return None, (f'{what}: with randomness.diff_rank_seed=True the random states are not '
+                      'restored but seeded afresh, so random draws (augmentation, masks, drop '
+                      'path) do not continue those of the interrupted run')
+    return states[0], f'{what}: every process restores the state of rank 0'
 
 
 def non_finite_parameters(model: torch.nn.Module) -> list:
@@ -77,11 +125,15 @@ class SafeCheckpointHook(CheckpointHook):
       leave none).
     - Weights with NaN / Inf are never saved: saving stops with an error naming the
       iteration and the last good checkpoint.
-    - The Python, NumPy and torch random states go into ``meta['rng_state']`` and are
-      restored on resume, so the run continues as if never interrupted.
+    - The Python, NumPy and torch random states of every process go into
+      ``meta['rng_state']`` (a list indexed by rank) and each process restores its own on
+      resume, so the run continues as if never interrupted. If the number of processes
+      changed, see :func:`rng_state_of_rank`.
 
     Takes the arguments of ``CheckpointHook``.
     """
+
+    _rng_states: Optional[list] = None  # every rank's, gathered for the checkpoint being saved
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         bad = non_finite_parameters(runner.model)
@@ -90,6 +142,7 @@ class SafeCheckpointHook(CheckpointHook):
                 f'refusing to save a checkpoint at iteration {runner.iter}: non-finite values in '
                 f'{bad[:5]}{" ..." if len(bad) > 5 else ""}; the last good checkpoint is '
                 f'{self.last_ckpt or "none"}. Resume from it with a lower lr or more warm-up.')
+        self._rng_states = all_gather_object(rng_state())  # on every rank; rank 0 saves them
         name = self.filename_tmpl.format(step)
         final = self.file_backend.join_path(self.out_dir, name)
         runner.message_hub.update_info('last_ckpt', final)
@@ -138,12 +191,15 @@ class SafeCheckpointHook(CheckpointHook):
     def _save_best_checkpoint(self, runner, metrics: dict) -> None:
         """MMEngine's, except that the new best is written atomically and the previous best
         deleted only after it."""
+        if not self.save_best:
+            return
         backend, removed = self.file_backend, []
         self.file_backend = _DeferredRemoval(backend, removed)
+        self._rng_states = all_gather_object(rng_state())  # on every rank; rank 0 saves
         try:
             super()._save_best_checkpoint(_AtomicSaves(runner, self), metrics)
         finally:
-            self.file_backend = backend
+            self.file_backend, self._rng_states = backend, None
         current = {getattr(self, 'best_ckpt_path', None),
                    *getattr(self, 'best_ckpt_path_dict', {}).values()}
         for path in removed:
@@ -151,20 +207,17 @@ class SafeCheckpointHook(CheckpointHook):
                 self._delete(path)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
-        state = dict(python=random.getstate(), torch=torch.get_rng_state(),
-                     numpy=(kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached))
-        if torch.cuda.is_available():
-            state['cuda'] = torch.cuda.get_rng_state_all()
-        checkpoint.setdefault('meta', {})['rng_state'] = state
+        # Runner.save_checkpoint runs on rank 0 only: the ranks' states were gathered before
+        states, self._rng_states = self._rng_states, None
+        checkpoint.setdefault('meta', {})['rng_state'] = states or [rng_state()]
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get('meta', {}).get('rng_state')
-        if not (runner._resume and state):
+        saved = checkpoint.get('meta', {}).get('rng_state')
+        if not (runner._resume and saved):
             return
-        random.setstate(state['python'])
-        kind, keys, pos, has_gauss, cached = state['numpy']
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-        torch.set_rng_state(state['torch'])
-        if 'cuda' in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state['cuda'])
+        diff_rank_seed = getattr(runner, '_randomness_cfg', {}).get('diff_rank_seed', False)
+        state, warning = rng_state_of_rank(saved, get_rank(), get_world_size(), diff_rank_seed)
+        if warning:
+            runner.logger.warning(warning)
+        if state is not None:
+            set_rng_state(state)
