@@ -89,6 +89,11 @@ def test_each_rank_resumes_its_own_random_state(tmp_path):
     run_gloo(each_rank_resumes_its_own_state, args=(str(tmp_path),), timeout=120)
 
 
+def test_a_resumed_run_continues_the_random_draws_with_seed_none(tmp_path):
+    """Runner.resume re-seeds with the checkpoint's seed after the hook restored the state."""
+    resumed_draws_match(str(tmp_path), dict(seed=None))
+
+
 def test_random_states_of_another_number_of_processes():
     states = [dict(rank=0), dict(rank=1)]
     assert rng_state_of_rank(states, 1, 2, diff_rank_seed=True) == (dict(rank=1), None)

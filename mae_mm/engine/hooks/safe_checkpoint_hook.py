@@ -128,12 +128,15 @@ class SafeCheckpointHook(CheckpointHook):
     - The Python, NumPy and torch random states of every process go into
       ``meta['rng_state']`` (a list indexed by rank) and each process restores its own on
       resume, so the run continues as if never interrupted. If the number of processes
-      changed, see :func:`rng_state_of_rank`.
+      changed, see :func:`rng_state_of_rank`. The state is restored in ``before_train``,
+      after ``Runner.resume`` has re-seeded (it does when the checkpoint's seed is not the
+      config's, as with ``randomness.seed=None``).
 
     Takes the arguments of ``CheckpointHook``.
     """
 
     _rng_states: Optional[list] = None  # every rank's, gathered for the checkpoint being saved
+    _resumed_rng_state: Optional[dict] = None  # this rank's, loaded, restored in before_train
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         bad = non_finite_parameters(runner.model)
@@ -219,5 +222,12 @@ class SafeCheckpointHook(CheckpointHook):
         state, warning = rng_state_of_rank(saved, get_rank(), get_world_size(), diff_rank_seed)
         if warning:
             runner.logger.warning(warning)
-        if state is not None:
-            set_rng_state(state)
+        # Runner.resume may re-seed after this (set_randomness): restore in before_train
+        self._resumed_rng_state = state
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        # the last hook point before the first iteration (this hook's priority is VERY_LOW)
+        if self._resumed_rng_state is not None:
+            set_rng_state(self._resumed_rng_state)
+            self._resumed_rng_state = None
