@@ -6,14 +6,16 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
-from typing import Callable
+from typing import Callable, Optional
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.config import Config
+from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -105,6 +107,43 @@ def build_runner(work_dir: str, data_root: str, epochs: int, extra: dict = None)
     cfg = Config.fromfile(PRETRAIN_DEMO)
     cfg.merge_from_dict(dict(demo_overrides(data_root, epochs), work_dir=work_dir, **(extra or {})))
     return Runner.from_cfg(cfg)
+
+
+class ToyModel(BaseModel):
+    """A linear model whose training loss is its mean output, NaN in training step ``nan_at``
+    (1-based; 0: never)."""
+
+    def __init__(self, nan_at: int = 0) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+        self.nan_at, self.steps = nan_at, 0
+
+    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
+        out = self.linear(inputs)
+        if mode != 'loss':
+            return out
+        self.steps += 1
+        return dict(loss=out.mean() * (float('nan') if self.steps == self.nan_at else 1))
+
+
+def build_toy_runner(work_dir: str, epochs: int = 2, load_from: Optional[str] = None,
+                     nan_at: int = 0, **kwargs) -> Runner:
+    """A Runner training :class:`ToyModel` (8 samples, batch 2 a process; seconds on a CPU)
+    with mae_mm's SafeCheckpointHook every epoch, resuming from ``load_from`` if given.
+    ``kwargs`` are further Runner arguments (``default_hooks`` are merged)."""
+    from mae_mm.engine.hooks import SafeCheckpointHook
+    gen = torch.Generator().manual_seed(0)
+    default_hooks = dict(checkpoint=SafeCheckpointHook(interval=1))
+    default_hooks.update(kwargs.pop('default_hooks', {}))
+    return Runner(
+        model=ToyModel(nan_at), work_dir=work_dir, experiment_name=uuid.uuid4().hex,
+        train_dataloader=dict(dataset=[dict(inputs=torch.randn(2, generator=gen))
+                                       for _ in range(8)],
+                              sampler=dict(type='DefaultSampler', shuffle=True), batch_size=2,
+                              collate_fn=dict(type='default_collate'), num_workers=0),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=True, max_epochs=epochs), default_hooks=default_hooks,
+        resume=load_from is not None, load_from=load_from, **kwargs)
 
 
 @pytest.fixture(scope='session')

@@ -1,35 +1,16 @@
 """A resumed run continues the random draws of the interrupted one (SafeCheckpointHook), on
 every rank its own."""
 import random
-import uuid
 
 import numpy as np
-import pytest
 import torch
 import torch.distributed as dist
 from mmengine.dist import all_gather_object
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
 
-from conftest import run_gloo
+from conftest import build_toy_runner, run_gloo
 from mae_mm.checkpoint import mmengine_checkpoint_globals
-from mae_mm.engine.hooks import SafeCheckpointHook
 from mae_mm.engine.hooks.safe_checkpoint_hook import rng_state_of_rank
-
-EPOCHS = 2
-
-
-class Toy(BaseModel):
-    """A linear model: the loss is its mean output."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = torch.nn.Linear(2, 1)
-
-    def forward(self, inputs: torch.Tensor, data_samples=None, mode: str = 'tensor'):
-        out = self.linear(inputs)
-        return dict(loss=out.mean()) if mode == 'loss' else out
 
 
 class RandomDraws(Hook):
@@ -44,20 +25,11 @@ class RandomDraws(Hook):
 
 
 def toy_run(work_dir: str, randomness: dict, load_from: str = None) -> dict:
-    """Train :class:`Toy` for ``EPOCHS`` epochs (8 samples, batch 2 a process), a checkpoint
-    every epoch; resume from ``load_from`` if given. The random draws of each iteration."""
+    """The random draws of each iteration of :func:`build_toy_runner`'s run, resumed from
+    ``load_from`` if given."""
     draws = RandomDraws()
-    gen = torch.Generator().manual_seed(0)
-    runner = Runner(
-        model=Toy(), work_dir=work_dir, experiment_name=uuid.uuid4().hex,
-        train_dataloader=dict(dataset=[dict(inputs=torch.randn(2, generator=gen))
-                                       for _ in range(8)],
-                              sampler=dict(type='DefaultSampler', shuffle=True), batch_size=2,
-                              collate_fn=dict(type='default_collate'), num_workers=0),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=True, max_epochs=EPOCHS),
-        default_hooks=dict(checkpoint=SafeCheckpointHook(interval=1)), custom_hooks=[draws],
-        randomness=randomness, resume=load_from is not None, load_from=load_from)
+    runner = build_toy_runner(work_dir, load_from=load_from, randomness=randomness,
+                              custom_hooks=[draws])
     with mmengine_checkpoint_globals():  # resuming reads the checkpoint weights-only
         runner.train()
     return draws.draws

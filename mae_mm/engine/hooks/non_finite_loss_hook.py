@@ -13,7 +13,8 @@ from .deferred_scalars import is_log_iter, log_intervals, read_scalars
 class NonFiniteLossHook(Hook):
     """Raise when a training step's loss is NaN or Inf, naming the iteration and the last
     good checkpoint. ``SafeCheckpointHook`` refuses non-finite weights too, so no corrupt
-    checkpoint is ever written.
+    checkpoint is ever written; it calls :meth:`check` first, so that this hook's error, which
+    names the bad step, wins.
 
     The check is deferred so that it does not sync the host with the device every
     iteration: the losses stay detached on the device and are read in one transfer, and
@@ -46,21 +47,28 @@ class NonFiniteLossHook(Hook):
             self._pending.append((runner.iter + 1, runner.epoch + 1, skipped,
                                   torch.as_tensor(loss).detach()))
         if is_log_iter(runner, batch_idx, self._intervals):
-            self._check(runner)
+            self.check(runner)
 
     def after_train_epoch(self, runner) -> None:
-        self._check(runner)
+        self.check(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        self._check(runner)
+        self.check(runner)
         # the checkpoint hook has already named the checkpoint being saved in the message hub
         self._last_good = runner.message_hub.get_info('last_ckpt')
 
     def after_train(self, runner) -> None:
-        self._check(runner)
+        self.check(runner)
 
-    def _check(self, runner) -> None:
-        """Read the pending losses (one transfer); warn or raise at the first non-finite."""
+    def check(self, runner) -> None:
+        """Read the pending losses (one transfer); warn or raise at the first non-finite.
+
+        Args:
+            runner (Runner): The training runner.
+
+        Raises:
+            RuntimeError: At the first pending non-finite loss of a step that was not skipped.
+        """
         pending, self._pending = self._pending, []
         values = read_scalars([loss for *_, loss in pending])
         for (iteration, epoch, skipped, _), value in zip(pending, values):

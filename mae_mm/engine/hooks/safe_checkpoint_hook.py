@@ -12,6 +12,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 
 from mae_mm.registry import HOOKS
+from .non_finite_loss_hook import NonFiniteLossHook
 
 
 def _atomic_write_text(text: str, path: str) -> None:
@@ -124,7 +125,8 @@ class SafeCheckpointHook(CheckpointHook):
       removed only after the new one is written (MMEngine removes first, so a crash could
       leave none).
     - Weights with NaN / Inf are never saved: saving stops with an error naming the
-      iteration and the last good checkpoint.
+      iteration and the last good checkpoint (``NonFiniteLossHook``'s error first, if a
+      pending loss was non-finite).
     - The Python, NumPy and torch random states of every process go into
       ``meta['rng_state']`` (a list indexed by rank) and each process restores its own on
       resume, so the run continues as if never interrupted. If the number of processes
@@ -141,10 +143,15 @@ class SafeCheckpointHook(CheckpointHook):
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         bad = non_finite_parameters(runner.model)
         if bad:
+            for hook in runner.hooks:  # a non-finite loss, if that was the cause, says more
+                if isinstance(hook, NonFiniteLossHook):
+                    hook.check(runner)
+            # after a resume only the message hub knows the checkpoint (and off rank 0)
+            last = self.last_ckpt or runner.message_hub.get_info('last_ckpt') or 'none'
             raise RuntimeError(
                 f'refusing to save a checkpoint at iteration {runner.iter}: non-finite values in '
                 f'{bad[:5]}{" ..." if len(bad) > 5 else ""}; the last good checkpoint is '
-                f'{self.last_ckpt or "none"}. Resume from it with a lower lr or more warm-up.')
+                f'{last}. Resume from it with a lower lr or more warm-up.')
         self._rng_states = all_gather_object(rng_state())  # on every rank; rank 0 saves them
         name = self.filename_tmpl.format(step)
         final = self.file_backend.join_path(self.out_dir, name)
