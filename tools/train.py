@@ -4,7 +4,8 @@ import argparse
 from mmengine.config import Config
 
 from mae_mm.checkpoint import mmengine_checkpoint_globals
-from mae_mm.engine.cli import add_common_args, build_runner, enable_auto_scale_lr, load_config
+from mae_mm.engine.cli import (add_common_args, build_runner, enable_amp, enable_auto_scale_lr,
+                               load_config)
 from mae_mm.engine.preflight import check_data_roots
 
 
@@ -14,7 +15,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint, or without a path from the latest '
                         'checkpoint in the work dir')
-    parser.add_argument('--amp', action='store_true', help='bf16 mixed precision (GPUs only)')
+    parser.add_argument('--amp', action='store_true',
+                        help='bf16 mixed precision (GPUs only): OptimWrapper and '
+                        'mae_mm.SkipNonFiniteOptimWrapper become their AMP versions')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by the real total batch (GPUs x per-GPU batch x '
                         'accumulated steps) / auto_scale_lr.base_batch_size')
@@ -24,9 +27,8 @@ def parse_args() -> argparse.Namespace:
 
 def apply_train_args(cfg: Config, args: argparse.Namespace) -> Config:
     """--amp, --auto-scale-lr and --resume."""
-    if args.amp and cfg.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper':
-        cfg.optim_wrapper.type = 'mae_mm.AmpOptimWrapper'  # bf16 without a loss scaler
-        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if args.amp:
+        enable_amp(cfg)  # bf16 by default, without a loss scaler
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg)
     if args.resume == 'auto':

@@ -4,9 +4,17 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.optim import AmpOptimWrapper, ApexOptimWrapper, OptimWrapper
 from mmengine.runner import Runner
 
+from mae_mm.registry import OPTIM_WRAPPERS
 from .distributed import setup_cpu_distributed
+from .optim_wrappers import SkipNonFiniteOptimWrapper
+
+# what --amp turns each full-precision wrapper into
+_AMP_SIBLINGS = {OptimWrapper: 'mae_mm.AmpOptimWrapper',
+                 SkipNonFiniteOptimWrapper: 'mae_mm.SkipNonFiniteAmpOptimWrapper'}
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +61,38 @@ def enable_auto_scale_lr(cfg: Config) -> None:
     base = scale['base_batch_size'] / accumulate
     scale.update(enable=True, base_batch_size=int(base) if base == int(base) else base)
     cfg.auto_scale_lr = scale
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the config's optimizer wrapper to its mixed-precision sibling (``--amp``).
+
+    ``OptimWrapper`` becomes ``mae_mm.AmpOptimWrapper`` (no loss scaler for bf16) and
+    ``mae_mm.SkipNonFiniteOptimWrapper`` becomes ``mae_mm.SkipNonFiniteAmpOptimWrapper``,
+    with ``dtype`` bfloat16 unless the config sets one. A wrapper that already is mixed
+    precision is left as it is.
+
+    Args:
+        cfg (Config): A training config; changed in place.
+
+    Raises:
+        ValueError: If the wrapper is of any other type: its mixed-precision version is not
+            known, and ignoring the flag would train in full precision unannounced.
+    """
+    wrapper = cfg.optim_wrapper
+    kind = wrapper.get('type', 'OptimWrapper')  # MMEngine's default
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', repr(kind))
+    cls = kind if isinstance(kind, type) else OPTIM_WRAPPERS.get(kind)
+    if isinstance(cls, type) and issubclass(cls, (AmpOptimWrapper, ApexOptimWrapper)):
+        print_log(f'--amp: optim_wrapper type {name} already trains in mixed precision',
+                  logger='current')
+        return
+    if cls not in _AMP_SIBLINGS:
+        raise ValueError(
+            f'--amp does not know the mixed-precision version of optim_wrapper type {name!r}; '
+            "set one in the config instead (e.g. optim_wrapper.type='mae_mm.AmpOptimWrapper' "
+            "with dtype='bfloat16') and leave out --amp")
+    wrapper.type = _AMP_SIBLINGS[cls]
+    wrapper.setdefault('dtype', 'bfloat16')
 
 
 def build_runner(cfg: Config) -> Runner:
