@@ -54,6 +54,7 @@ def test_pretrain_recipe(size, batch, accum):
     # the speed settings measured in docs/benchmarks.md
     assert opt.fused and cfg.optim_wrapper.constructor == 'mae_mm.GroupedOptimWrapperConstructor'
     assert cfg.model.compile == dict(mode='default') and cfg.train_dataloader.drop_last
+    assert cfg.model.backbone.low_precision_residual and cfg.model.neck.low_precision_residual
     assert cfg.model.data_preprocessor.type == 'mae_mm.MAEDataPreprocessor'
     assert cfg.default_hooks.runtime_info.type == 'mae_mm.DeferredRuntimeInfoHook'
 
