@@ -10,7 +10,10 @@
 set -euo pipefail
 OUT=${1:?usage: offline_wheels.sh WHEEL_DIR [PYTHON_VERSION]}
 PYVER=${2:-3.12}
-PY=${PYTHON:-python3}
+# the project's environment (tools/install.sh) by default: building mmcv's sdist needs a
+# setuptools that still has pkg_resources, which a bare system Python may lack
+PY=${PYTHON:-$(cd "$(dirname "$0")/../.." && pwd)/.venv/bin/python}
+[ -x "$PY" ] || PY=python3
 mkdir -p "$OUT"
 # importlib_metadata 8.7 (mmpretrain's need; 10.x adds a dependency), model-index is
 # mmpretrain's "modelindex"
