@@ -15,6 +15,7 @@ What may differ between a checkpoint and the backbone is decided from the backbo
 
 Anything else, a missing or unexpected key or a shape that does not fit, is an error.
 """
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,24 @@ def _drop_unused(state: dict, own: dict, report: LoadReport) -> None:
                 del state[k]
 
 
+def _source_grid(src: torch.Tensor, grid: Tuple[int, int]) -> Tuple[int, Tuple[int, int]]:
+    """(class-token rows, (h, w)) of a checkpoint's ``pos_embed``: the backbone's own grid
+    when its rows fit it (a checkpoint of this model, square or not), else a square grid
+    (every MAE pretraining checkpoint's)."""
+    for extra in (1, 0):
+        if src.shape[1] - extra == grid[0] * grid[1]:
+            return extra, grid
+    try:
+        extra = num_extra_tokens(src)
+    except ValueError:
+        raise ValueError(f'pos_embed: the checkpoint\'s {tuple(src.shape)} fits neither the '
+                         f'backbone\'s {grid} patch grid nor a square one, so its grid is '
+                         f'unknown; build the backbone with the img_size the checkpoint was '
+                         f'trained at') from None
+    side = math.isqrt(src.shape[1] - extra)
+    return extra, (side, side)
+
+
 def _fit_pos_embed(state: dict, backbone: nn.Module, report: LoadReport) -> None:
     """Resize the checkpoint's ``pos_embed`` to the backbone's grid and class-token row: one
     the backbone lacks is dropped; one the checkpoint lacks is zeros (the row of MAE's sin-cos
@@ -88,11 +107,12 @@ def _fit_pos_embed(state: dict, backbone: nn.Module, report: LoadReport) -> None
         return
     src, dst = state['pos_embed'], backbone.pos_embed
     grid = tuple(backbone.patch_embed.grid_size)
-    src_extra, dst_extra = num_extra_tokens(src), dst.shape[1] - grid[0] * grid[1]
+    dst_extra = dst.shape[1] - grid[0] * grid[1]
     if dst_extra not in (0, 1):
         raise ValueError(f'pos_embed: the backbone has {dst_extra} rows besides its {grid} '
                          f'grid; only a class-token row or none can be loaded into')
-    fitted = resize_pos_embed(src, grid, src_extra)
+    src_extra, src_grid = _source_grid(src, grid)
+    fitted = resize_pos_embed(src, grid, src_extra, src_grid=src_grid)
     if src_extra > dst_extra:
         fitted = fitted[:, 1:]
     elif dst_extra > src_extra:

@@ -107,6 +107,22 @@ def test_pos_embed_224_to_1024_is_bicubic_on_the_grid():
     assert torch.equal(dst.pos_embed[:, :1], src.pos_embed[:, :1])
 
 
+def test_non_square_checkpoint_reloads_into_its_own_backbone():
+    """A model fine-tuned on non-square inputs (e.g. 512 x 1024 segmentation crops) loads back
+    as it was; only a non-square grid of another size is unknowable, and says so."""
+    src = MAEViT(arch=TINY, img_size=(32, 64), out_type='featmap', pos_embed_trainable=True)
+    with torch.no_grad():
+        src.pos_embed.normal_()
+    dst = MAEViT(arch=TINY, img_size=(32, 64), out_type='featmap', pos_embed_trainable=True)
+    report = load_backbone_checkpoint(dst, src.state_dict())
+    assert torch.equal(dst.pos_embed, src.pos_embed)
+    assert report.resized == {}
+    other = MAEViT(arch=TINY, img_size=(32, 48), out_type='featmap')
+    with pytest.raises(ValueError, match=r'\(1, 33, 32\) fits neither the backbone\'s \(4, 6\) '
+                       r'patch grid nor a square one[\s\S]*img_size'):
+        load_backbone_checkpoint(other, src.state_dict())
+
+
 def test_pos_embed_class_row_is_dropped_for_a_backbone_without_one():
     """A backbone with official names whose position embedding covers the patches only."""
     backbone = nn.Module()
