@@ -8,7 +8,8 @@ What may differ between a checkpoint and the backbone is decided from the backbo
   ``fc_norm`` of a fine-tuned model, ``cls_token`` without a class token, the ablation's
   ``encoder_mask_token``);
 - resized: ``pos_embed`` to the backbone's patch grid (bicubic), its class row dropped when the
-  backbone's embedding has none;
+  backbone's embedding has none; relative-position tables of a model fine-tuned at another
+  ``img_size`` to the backbone's (ViTDet's linearly, BEiT's bias table bicubically);
 - new, kept at their initial values and logged: parameters of modules that downstream models add
   (``LayerScale``, relative position tables of ``Attention`` and ``RelativePositionBias``, and
   the pooling / final norm the checkpoint has under the other name).
@@ -19,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Set, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -27,6 +28,7 @@ from mmengine.logging import print_log
 
 from mae_mm.models.layers import Attention, LayerScale, RelativePositionBias
 from mae_mm.models.layers.pos_embed import resize_pos_embed
+from mae_mm.models.layers.rel_pos import resize_rel_pos, resize_rel_pos_bias_table
 from .formats import ConvertedCheckpoint, read_checkpoint
 from .writers import num_extra_tokens
 
@@ -98,13 +100,14 @@ def _source_grid(src: torch.Tensor, grid: Tuple[int, int]) -> Tuple[int, Tuple[i
     return extra, (side, side)
 
 
-def _fit_pos_embed(state: dict, backbone: nn.Module, report: LoadReport) -> None:
+def _fit_pos_embed(state: dict, backbone: nn.Module,
+                   report: LoadReport) -> Optional[Tuple[int, int]]:
     """Resize the checkpoint's ``pos_embed`` to the backbone's grid and class-token row: one
     the backbone lacks is dropped; one the checkpoint lacks is zeros (the row of MAE's sin-cos
     code, and what a position embedding without one means: the class token takes no
-    position)."""
+    position). Returns the checkpoint's patch grid, None without a ``pos_embed``."""
     if 'pos_embed' not in state or not hasattr(backbone, 'pos_embed'):
-        return
+        return None
     src, dst = state['pos_embed'], backbone.pos_embed
     grid = tuple(backbone.patch_embed.grid_size)
     dst_extra = dst.shape[1] - grid[0] * grid[1]
@@ -120,6 +123,29 @@ def _fit_pos_embed(state: dict, backbone: nn.Module, report: LoadReport) -> None
     if fitted.shape != src.shape:
         report.resized['pos_embed'] = (tuple(src.shape), tuple(fitted.shape))
     state['pos_embed'] = fitted
+    return src_grid
+
+
+def _fit_rel_pos(state: dict, backbone: nn.Module, src_grid: Optional[Tuple[int, int]],
+                 report: LoadReport) -> None:
+    """Resize relative-position tables learned at another resolution (a detector or segmenter
+    fine-tuned at another ``img_size``) to the backbone's, as ``pos_embed`` is: ViTDet's
+    ``rel_pos_h`` / ``rel_pos_w`` linearly, BEiT's bias table bicubically on its offset grid."""
+    own = backbone.state_dict()
+    for key, value in list(state.items()):
+        target = own.get(key)
+        if target is None or value.shape == target.shape or value.shape[1:] != target.shape[1:]:
+            continue  # what fits, or a mismatch that _check reports
+        leaf = key.rsplit('.', 1)[-1]
+        if leaf in ('rel_pos_h', 'rel_pos_w'):
+            fitted = resize_rel_pos(value, target.shape[0])
+        elif leaf == 'relative_position_bias_table' and src_grid is not None:
+            module = backbone.get_submodule(key.rsplit('.', 1)[0])
+            fitted = resize_rel_pos_bias_table(value, src_grid, module.grid_size)
+        else:
+            continue
+        report.resized[key] = (tuple(value.shape), tuple(fitted.shape))
+        state[key] = fitted
 
 
 def downstream_added_keys(backbone: nn.Module, state: dict) -> Set[str]:
@@ -217,7 +243,8 @@ def load_backbone_checkpoint(backbone: nn.Module, checkpoint: Union[str, Path, d
         report.dropped["source model's other parts"] = sorted(ckpt.other)
     state, own = dict(ckpt.encoder), backbone.state_dict()
     _drop_unused(state, own, report)
-    _fit_pos_embed(state, backbone, report)
+    src_grid = _fit_pos_embed(state, backbone, report)
+    _fit_rel_pos(state, backbone, src_grid, report)
     allowed = downstream_added_keys(backbone, ckpt.encoder)
     _check(state, own, allowed, str(source), backbone)
     report.new_keys = sorted(set(own) - set(state))
@@ -235,5 +262,9 @@ def _log(report: LoadReport, source: str) -> None:
                   f'{_compact(report.new_keys)}', logger='current')
     for reason, keys in report.dropped.items():
         print_log(f'not loaded, {reason}: {_compact(keys)}', logger='current')
-    for key, (old, new) in report.resized.items():
-        print_log(f'resized {key} {old} -> {new} (bicubic)', logger='current')
+    by_shapes: Dict[Tuple[Shape, Shape], List[str]] = {}
+    for key, shapes in report.resized.items():
+        by_shapes.setdefault(shapes, []).append(key)
+    for (old, new), keys in by_shapes.items():
+        how = 'linear' if keys[0].endswith(('rel_pos_h', 'rel_pos_w')) else 'bicubic'
+        print_log(f'resized {_compact(keys)} {old} -> {new} ({how})', logger='current')

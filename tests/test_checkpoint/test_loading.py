@@ -164,3 +164,35 @@ def test_official_finetuned_checkpoint_into_a_backbone_with_a_final_norm():
         "source model's other parts": ['head.bias', 'head.weight'],
         'pooled-feature norm of a classifier, unused by this backbone': ['fc_norm.weight',
                                                                          'fc_norm.bias']}
+
+
+def test_finetuned_rel_pos_tables_are_resized_to_another_img_size():
+    """A detector / segmenter backbone fine-tuned at 32 px reused at 48 px: its learned
+    relative positions are resized like its position embedding, not refused."""
+    vitdet = dict(arch=TINY, out_type='featmap', with_cls_token=False, use_rel_pos=True,
+                  window_size=2, global_attn_indexes=(1,))
+    src = MAEViT(img_size=32, **vitdet)
+    with torch.no_grad():
+        for p in src.parameters():
+            p.normal_()
+    dst = MAEViT(img_size=48, **vitdet)
+    report = load_backbone_checkpoint(dst, src.state_dict())
+    table = src.blocks[1].attn.rel_pos_h  # global block: 2 x 4 - 1 -> 2 x 6 - 1 offsets
+    want = F.interpolate(table.t()[None], size=11, mode='linear')[0].t()
+    assert torch.equal(dst.blocks[1].attn.rel_pos_h, want)
+    assert report.resized['blocks.1.attn.rel_pos_w'] == ((7, 8), (11, 8))
+    assert torch.equal(dst.blocks[0].attn.rel_pos_h, src.blocks[0].attn.rel_pos_h)  # window 2
+
+    src = MAEViT(arch=TINY, img_size=32, out_type='featmap', use_rel_pos_bias=True)
+    with torch.no_grad():
+        src.blocks[0].attn.rel_pos_bias.relative_position_bias_table.normal_()
+    dst = MAEViT(arch=TINY, img_size=48, out_type='featmap', use_rel_pos_bias=True)
+    report = load_backbone_checkpoint(dst, src.state_dict())
+    old = src.blocks[0].attn.rel_pos_bias.relative_position_bias_table
+    new = dst.blocks[0].attn.rel_pos_bias.relative_position_bias_table
+    assert report.resized['blocks.0.attn.rel_pos_bias.relative_position_bias_table'] == (
+        (7 * 7 + 3, 4), (11 * 11 + 3, 4))
+    offsets = old[:-3].t().reshape(1, 4, 7, 7)
+    want = F.interpolate(offsets, size=(11, 11), mode='bicubic', align_corners=False)
+    assert torch.equal(new[:-3], want.reshape(4, -1).t())
+    assert torch.equal(new[-3:], old[-3:])  # the class token's rows

@@ -12,11 +12,32 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def resize_rel_pos(table: torch.Tensor, length: int) -> torch.Tensor:
+    """A decomposed relative-position table (2S - 1, C) interpolated linearly to (length, C)."""
+    if table.shape[0] == length:
+        return table
+    return F.interpolate(table.t()[None], size=length, mode='linear')[0].t()
+
+
+def resize_rel_pos_bias_table(table: torch.Tensor, src_grid: Tuple[int, int],
+                              dst_grid: Tuple[int, int]) -> torch.Tensor:
+    """A :class:`RelativePositionBias` table learned on ``src_grid`` for ``dst_grid``: the
+    (2H - 1, 2W - 1) offsets interpolated bicubically per head, the 3 class-token rows kept."""
+    (sh, sw), (dh, dw) = src_grid, dst_grid
+    offsets, extra = table[:-3], table[-3:]
+    if offsets.shape[0] != (2 * sh - 1) * (2 * sw - 1):
+        raise ValueError(f'relative_position_bias_table of {tuple(table.shape)} rows is not '
+                         f'that of a {tuple(src_grid)} grid ({(2 * sh - 1) * (2 * sw - 1)} + 3)')
+    if tuple(src_grid) == tuple(dst_grid):
+        return table
+    grid = offsets.t().reshape(1, -1, 2 * sh - 1, 2 * sw - 1).float()  # (1, heads, 2H-1, 2W-1)
+    grid = F.interpolate(grid, size=(2 * dh - 1, 2 * dw - 1), mode='bicubic', align_corners=False)
+    return torch.cat([grid.reshape(table.shape[1], -1).t().to(table.dtype), extra], dim=0)
+
+
 def _table_for(q_size: int, k_size: int, table: torch.Tensor) -> torch.Tensor:
     """Entries of ``table`` for every (query, key) pair along one axis: (q, k, C)."""
-    span = 2 * max(q_size, k_size) - 1
-    if table.shape[0] != span:  # a table trained at another resolution: interpolate it
-        table = F.interpolate(table.t()[None], size=span, mode='linear')[0].t()
+    table = resize_rel_pos(table, 2 * max(q_size, k_size) - 1)  # trained at another resolution
     q_scale, k_scale = max(k_size / q_size, 1.0), max(q_size / k_size, 1.0)
     offsets = (torch.arange(q_size, device=table.device)[:, None] * q_scale
                - torch.arange(k_size, device=table.device)[None, :] * k_scale
