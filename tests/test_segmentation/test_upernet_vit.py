@@ -104,6 +104,23 @@ def test_whole_and_slide_inference(tiny_segmentor, size):
         assert torch.allclose(logits['whole'], logits['slide'], atol=1e-5)
 
 
+@pytest.mark.parametrize('mode', ['slide', 'whole'])
+def test_test_step_labels_images_off_the_patch_grid(tiny_segmentor, mode):
+    """A test image whose sides are no multiple of the patch (ADE20K's resize to (2048, 512)
+    gives e.g. 2048 x 341 for a wide panorama; a slide window is then 341 px tall) is padded
+    by the config's data preprocessor and labelled at its own size."""
+    from mmseg.structures import SegDataSample
+    tiny_segmentor.eval()
+    tiny_segmentor.test_cfg.mode = mode
+    size = (60, 100)  # the demo's patch is 8
+    sample = SegDataSample(metainfo=dict(img_shape=size, ori_shape=size))
+    batch = dict(inputs=[torch.randint(0, 256, (3, *size), dtype=torch.uint8)],
+                 data_samples=[sample])
+    with torch.no_grad():
+        (result,) = tiny_segmentor.test_step(batch)
+    assert result.pred_sem_seg.data.shape == (1, *size)
+
+
 def test_rel_pos_bias_on_another_grid_keeps_learned_offsets():
     rpb = RelativePositionBias((4, 4), num_heads=2)
     with torch.no_grad():

@@ -11,7 +11,10 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=(512, 512))
+    size=(512, 512),
+    # test images padded to whole patches (16; cut off again from the prediction): a slide
+    # window is smaller than 512 px where the image is, e.g. 341 px tall for a wide panorama
+    test_cfg=dict(size_divisor=16))
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -55,6 +58,5 @@ model = dict(
         align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
     train_cfg=dict(),
-    # sliding 512 px windows, 1/3 overlap. Whole images: `model.test_cfg.mode=whole
-    # model.data_preprocessor.test_cfg.size_divisor=16` (pads them to whole patches)
+    # sliding 512 px windows, 1/3 overlap. Whole images: `model.test_cfg.mode=whole`
     test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
