@@ -67,6 +67,18 @@ def test_init_cfg_pretrained_loads_through_init_weights(mae, mae_mm_file):
     assert torch.equal(vit(x)[0], mae.backbone(x)[0])
 
 
+def test_init_cfg_as_a_list_loads_and_other_types_raise(mae, mae_mm_file):
+    """MMEngine allows a list of init configs; a type MAEViT would ignore is an error."""
+    vit = MAEViT(arch=TINY, img_size=32, out_type='raw',
+                 init_cfg=[dict(type='Pretrained', checkpoint=mae_mm_file)])
+    vit.init_weights()
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.equal(vit(x)[0], mae.backbone(x)[0])
+    vit = MAEViT(arch=TINY, img_size=32, init_cfg=dict(type='TruncNormal', layer='Linear'))
+    with pytest.raises(ValueError, match="'TruncNormal'.*remove"):
+        vit.init_weights()
+
+
 @pytest.mark.parametrize('edit, error, names', [
     (lambda sd: sd.pop('backbone.blocks.1.mlp.fc1.weight'), KeyError, ['blocks.1.mlp.fc1.weight']),
     (lambda sd: sd.update({'backbone.blocks.0.attn.q_norm.weight': torch.ones(8)}), KeyError,

@@ -72,8 +72,9 @@ class MAEViT(BaseModule):
             (autocast's numerics, as the official code).
         frozen_stages (int): Freeze the patch embedding (>= 0) and the first N blocks;
             ``num_layers`` freezes the whole encoder with its final norm (linear probing).
-        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads any
-            checkpoint format mae_mm reads, strictly (see ``mae_mm.checkpoint``).
+        init_cfg (dict | list, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads any
+            checkpoint format mae_mm reads, strictly (see ``mae_mm.checkpoint``); other types
+            raise.
     """
 
     def __init__(self, arch: Union[str, dict] = 'b',
@@ -195,10 +196,21 @@ class MAEViT(BaseModule):
         return self
 
     def init_weights(self) -> None:
-        """Random weights are set at construction; this loads ``init_cfg``'s checkpoint."""
-        if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
-            from mae_mm.checkpoint import load_backbone_checkpoint
-            load_backbone_checkpoint(self, self.init_cfg['checkpoint'])
+        """Random weights are set at construction (MAE's scheme); this loads the checkpoint of
+        a ``Pretrained`` ``init_cfg`` (a dict or, as MMEngine allows, a list of dicts).
+
+        Raises:
+            ValueError: An ``init_cfg`` of another type: it would be ignored.
+        """
+        from mae_mm.checkpoint import load_backbone_checkpoint
+        cfgs = self.init_cfg if isinstance(self.init_cfg, (list, tuple)) else [self.init_cfg]
+        for cfg in filter(None, cfgs):
+            if cfg.get('type') != 'Pretrained':
+                raise ValueError(
+                    f'MAEViT init_cfg of type {cfg.get("type")!r}: MAEViT sets its own random '
+                    "weights (MAE's initialisation) and only loads dict(type='Pretrained', "
+                    'checkpoint=PATH); remove that init_cfg entry')
+            load_backbone_checkpoint(self, cfg['checkpoint'])  # the format, prefix too, detected
         self._is_init = True
 
     def _run_blocks(self, x: torch.Tensor, grid: Optional[Tuple[int, int]], out=None) -> torch.Tensor:
