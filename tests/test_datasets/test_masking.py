@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 from mae_mm.datasets.transforms import BlockMasking, GridMasking, RandomMasking
+from mae_mm.models.layers import num_masked_patches
 
 IMG = np.zeros((64, 64, 3), dtype=np.uint8)  # an 8 x 8 grid at patch 8
+
+
+def official_num_masked(num_patches: int, ratio: float) -> int:
+    """The official code's count: it keeps ``int(L * (1 - mask_ratio))`` patches."""
+    return num_patches - int(num_patches * (1 - ratio))
 
 
 @pytest.mark.parametrize('ratio', [0.1, 0.5, 0.75, 0.9])
@@ -14,7 +20,18 @@ def test_exact_count(cls, ratio):
     for _ in range(50):
         mask = t({'img': IMG})['mask']
         assert mask.shape == (64,) and mask.dtype == np.uint8
-        assert mask.sum() == round(64 * ratio)
+        assert mask.sum() == official_num_masked(64, ratio)
+
+
+@pytest.mark.parametrize('num_patches', [49, 64, 196, 256, 1024])
+def test_counts_are_the_official_codes(num_patches):
+    """round(L * ratio) kept one patch more than the official code at 0.2, 0.4, 0.7, 0.9,
+    0.95 of 196 patches (the paper's mask-ratio sweep and Figure 3 ratios)."""
+    for ratio in [r / 100 for r in range(5, 100, 5)] + [0.75]:
+        want = official_num_masked(num_patches, ratio)
+        if 0 < want < num_patches:
+            assert num_masked_patches(num_patches, ratio) == want, ratio
+    assert num_masked_patches(196, 0.9) == 177  # 19 visible, as the official code keeps
 
 
 def test_random_masking_is_uniform_over_positions():

@@ -1,9 +1,10 @@
 """Masking transforms: decide per sample which patches the encoder never sees.
 
 Each writes ``results['mask']``, a (L,) uint8 array over the patches in row-major order
-(1 = masked, 0 = visible) with exactly ``round(L * mask_ratio)`` ones, which
-``PackInputs`` puts into the data sample. They draw from NumPy's global generator, which
-MMEngine seeds per worker from the run's seed, so the same seed gives the same masks.
+(1 = masked, 0 = visible) with exactly ``L - int(L * (1 - mask_ratio))`` ones (the official
+code's count), which ``PackInputs`` puts into the data sample. They draw from NumPy's global
+generator, which MMEngine seeds per worker from the run's seed, so the same seed gives the
+same masks.
 """
 import math
 from typing import Optional, Tuple, Union

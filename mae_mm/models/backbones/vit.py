@@ -237,8 +237,8 @@ class MAEViT(BaseModule):
 
         Args:
             x (Tensor): Images (B, C, H, W) at ``img_size``.
-            mask (Tensor | bool): (B, L) with 1 = masked, ``round(L * mask_ratio)`` ones a
-                row; True draws a uniform random mask.
+            mask (Tensor | bool): (B, L) with 1 = masked, ``L - int(L * (1 - mask_ratio))``
+                ones a row; True draws a uniform random mask.
 
         Returns:
             tuple: ``latent`` (B, 1 + L_vis, D) (or (B, 1 + L, D) with mask tokens in the

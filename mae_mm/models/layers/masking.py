@@ -18,14 +18,15 @@ def check_mask_ratio(mask_ratio: float) -> None:
 
 
 def num_masked_patches(num_patches: int, mask_ratio: float) -> int:
-    """The paper's fixed count of masked patches: ``round(L * mask_ratio)``, at least one
-    masked and one visible."""
+    """The fixed count of masked patches, that of the official code (and mmpretrain): it keeps
+    ``int(L * (1 - mask_ratio))`` patches and masks the rest (196 patches at 0.9: 19 kept,
+    177 masked), at least one masked and one visible."""
     check_mask_ratio(mask_ratio)
-    num_masked = int(round(num_patches * mask_ratio))
+    num_masked = num_patches - int(num_patches * (1 - mask_ratio))
     if not 0 < num_masked < num_patches:
         raise ValueError(f'mask_ratio {mask_ratio} masks {num_masked} of {num_patches} patches; '
-                         f'at least one must be masked and one visible: use a ratio from '
-                         f'{1 / num_patches:.3g} to {1 - 1 / num_patches:.3g}')
+                         f'at least one must be masked and one visible: use a ratio of at most '
+                         f'{1 - 1 / num_patches:.3g}')
     return num_masked
 
 
