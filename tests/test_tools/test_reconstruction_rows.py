@@ -1,0 +1,39 @@
+"""mae_mm.visualization.reconstruction_rows: the figure's pixels, grey and RGB."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mae_mm.models import MAE
+from mae_mm.visualization import reconstruction_rows
+
+
+def tiny_mae(in_channels: int = 3) -> MAE:
+    torch.manual_seed(0)
+    return MAE(backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=1, num_heads=4),
+                             img_size=32, patch_size=8, in_channels=in_channels),
+               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
+                         decoder_num_heads=2),
+               head=dict(type='MAEHead', norm_pix=True)).eval()
+
+
+def test_a_perfect_prediction_shows_the_original():
+    """norm-pix predictions are de-normalised with each patch's own statistics."""
+    model = tiny_mae()
+    x = torch.randn(2, 3, 32, 32) * torch.rand(2, 1, 1, 1) * 3 + 1  # per-image stats
+    model.reconstruct = lambda inputs, samples: (model.head.target(inputs), torch.ones(2, 16))
+    rows = reconstruction_rows(model, x)
+    assert rows.shape == (2 * 32, 4 * 32, 3)
+    recon, original = rows[:, 32:64].astype(int), rows[:, 96:].astype(int)
+    assert np.abs(recon - original).max() <= 1  # rounding only
+
+
+def test_grey_images_give_a_grey_rgb_figure(tmp_path):
+    """Single-channel images gave an (H, W, 1) array that PIL cannot save."""
+    rows = reconstruction_rows(tiny_mae(in_channels=1), torch.randn(2, 1, 32, 32),
+                               mean=[127.5], std=[64.0])
+    assert rows.shape == (2 * 32, 4 * 32, 3) and rows.dtype == np.uint8
+    assert (rows == rows[..., :1]).all()  # grey
+    Image.fromarray(rows).save(tmp_path / 'recon.png')
+    with pytest.raises(ValueError, match=r'one value per image channel \(1\)'):
+        reconstruction_rows(tiny_mae(in_channels=1), torch.randn(2, 1, 32, 32))
