@@ -1,10 +1,19 @@
 """The paper's Figure 2 rows: masked input | reconstruction | reconstruction + visible | original."""
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from mae_mm.models.heads.mae_head import patchify, unpatchify
+
+
+def preprocessor_mean_std(preprocessor: torch.nn.Module,
+                          channels: int) -> Tuple[List[float], List[float]]:
+    """The per-channel mean and std a data preprocessor normalises with (0 and 1 when it
+    does not normalise: its images are pixels already)."""
+    if not getattr(preprocessor, '_enable_normalize', False):
+        return [0.0] * channels, [1.0] * channels
+    return preprocessor.mean.flatten().tolist(), preprocessor.std.flatten().tolist()
 
 
 @torch.no_grad()

@@ -65,7 +65,7 @@ def main() -> None:
     import_modules_from_strings(**cfg.get('custom_imports', {}))
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     from mae_mm.checkpoint import load_backbone_checkpoint, read_checkpoint
-    from mae_mm.visualization import reconstruction_rows
+    from mae_mm.visualization import preprocessor_mean_std, reconstruction_rows
 
     model = MODELS.build(cfg.model)
     checkpoint = read_checkpoint(args.checkpoint)  # any format mae_mm reads, with a decoder
@@ -84,9 +84,8 @@ def main() -> None:
         dataset = DATASETS.build(cfg.train_dataloader.dataset)
         samples = [dataset[i] for i in range(min(args.num, len(dataset)))]
     data = model.data_preprocessor(default_collate(samples), False)
-    prep = model.data_preprocessor
-    rows = reconstruction_rows(model, data['inputs'], data['data_samples'],
-                               prep.mean.flatten().tolist(), prep.std.flatten().tolist())
+    mean, std = preprocessor_mean_std(model.data_preprocessor, data['inputs'].shape[1])
+    rows = reconstruction_rows(model, data['inputs'], data['data_samples'], mean, std)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     Image.fromarray(rows).save(args.out)
     print(f'{len(samples)} reconstructions written to {args.out}')

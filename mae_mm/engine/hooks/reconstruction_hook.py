@@ -8,7 +8,7 @@ from mmengine.model import is_model_wrapper
 from PIL import Image
 
 from mae_mm.registry import HOOKS
-from mae_mm.visualization import reconstruction_rows
+from mae_mm.visualization import preprocessor_mean_std, reconstruction_rows
 
 
 @HOOKS.register_module()
@@ -40,9 +40,8 @@ class ReconstructionHook(Hook):
         was_training = model.training
         model.eval()
         data = model.data_preprocessor(runner.train_dataloader.collate_fn(batch), False)
-        prep = model.data_preprocessor
-        rows = reconstruction_rows(model, data['inputs'], data['data_samples'],
-                                   prep.mean.flatten().tolist(), prep.std.flatten().tolist())
+        mean, std = preprocessor_mean_std(model.data_preprocessor, data['inputs'].shape[1])
+        rows = reconstruction_rows(model, data['inputs'], data['data_samples'], mean, std)
         model.train(was_training)
         os.makedirs(osp.join(runner.work_dir, 'vis'), exist_ok=True)
         self.last_path = osp.join(runner.work_dir, 'vis', f'epoch_{runner.epoch + 1}.png')
