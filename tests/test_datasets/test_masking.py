@@ -86,3 +86,8 @@ def test_bad_inputs_fail_clearly():
         RandomMasking(patch_size=16)({'img': np.zeros((60, 64, 3), np.uint8)})
     with pytest.raises(ValueError, match='not divisible by the grid cell'):
         GridMasking(patch_size=8)({'img': np.zeros((56, 56, 3), np.uint8)})
+    for cell in (1, 0, 2.0):  # mask_ratio 0 / a ZeroDivisionError / a TypeError in slicing
+        with pytest.raises(ValueError, match=f'cell must be an int of at least 2.*got {cell}'):
+            GridMasking(patch_size=8, cell=cell)
+    with pytest.raises(ValueError, match='min_aspect must lie in .*got 0'):  # math domain error
+        BlockMasking(patch_size=8, min_aspect=0)

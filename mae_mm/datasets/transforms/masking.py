@@ -92,6 +92,9 @@ class BlockMasking(_PatchMasking):
                  input_size: Optional[ImageSize] = None, min_block_patches: int = 16,
                  min_aspect: float = 0.3, max_attempts: int = 100) -> None:
         super().__init__(patch_size, mask_ratio, input_size)
+        if not 0 < min_aspect <= 1:
+            raise ValueError(f'min_aspect must lie in (0, 1] (blocks from min_aspect to '
+                             f'1 / min_aspect), got {min_aspect}; BEiT uses 0.3')
         self.min_block_patches = min_block_patches
         self.log_aspect = (math.log(min_aspect), math.log(1 / min_aspect))
         self.max_attempts = max_attempts
@@ -137,6 +140,10 @@ class GridMasking(_PatchMasking):
 
     def __init__(self, patch_size: int = 16, input_size: Optional[ImageSize] = None, cell: int = 2,
                  random_offset: bool = False) -> None:
+        if isinstance(cell, bool) or not isinstance(cell, int) or cell < 2:
+            raise ValueError(f'cell must be an int of at least 2 (one patch of cell x cell stays '
+                             f'visible: mask_ratio 1 - 1 / cell**2), got {cell!r}; the paper '
+                             f'uses 2 (mask_ratio 0.75)')
         super().__init__(patch_size, 1.0 - 1.0 / cell**2, input_size)
         self.cell = cell
         self.random_offset = random_offset
