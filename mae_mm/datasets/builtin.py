@@ -6,6 +6,8 @@ reads unchanged (the same loader a user's own folder of images goes through).
 """
 import os
 import os.path as osp
+import shutil
+import tempfile
 from typing import Iterator, List
 
 import numpy as np
@@ -44,21 +46,35 @@ def _tiles(img: np.ndarray, tile: int) -> List[np.ndarray]:
             for x in range(0, w - tile + 1, tile)]
 
 
+def _png_count(folder: str) -> int:
+    return len([f for f in os.listdir(folder) if f.endswith('.png')]) if osp.isdir(folder) else 0
+
+
 def make_demo_images(dst: str, tile: int = 96) -> int:
     """Write the built-in image set into ``dst`` (one folder of PNGs); return the count.
 
-    Idempotent: an existing folder with images is left as it is.
+    Idempotent: an existing folder with images is left as it is. The set is written into a
+    temporary folder next to ``dst`` and renamed into place when complete, so an interrupted
+    first run, or processes writing it at once, never leave a partial set behind.
     """
-    os.makedirs(dst, exist_ok=True)
-    existing = [f for f in os.listdir(dst) if f.endswith('.png')]
-    if existing:
-        return len(existing)
-    count = 0
-    for i, photo in enumerate(_photos()):
-        for j, t in enumerate(_tiles(photo, tile)):
-            Image.fromarray(t).save(osp.join(dst, f'photo{i:02d}_tile{j:02d}.png'))
-            count += 1
-    return count
+    if _png_count(dst):
+        return _png_count(dst)
+    parent = osp.dirname(osp.abspath(dst))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(dst))}.partial.', dir=parent)
+    try:
+        for i, photo in enumerate(_photos()):
+            for j, t in enumerate(_tiles(photo, tile)):
+                Image.fromarray(t).save(osp.join(tmp, f'photo{i:02d}_tile{j:02d}.png'))
+        try:
+            os.rename(tmp, dst)  # replaces a missing or empty dst at once
+        except OSError:  # dst holds files: another process's set, or the user's other files
+            if not _png_count(dst):
+                for f in sorted(os.listdir(tmp)):
+                    os.replace(osp.join(tmp, f), osp.join(dst, f))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return _png_count(dst)
 
 
 if __name__ == '__main__':
