@@ -12,7 +12,12 @@ from mae_mm.registry import DATA_SAMPLERS
 
 
 class SampleIndex(int):
-    """An ``int`` dataset index with the ``seed`` of the sample it selects."""
+    """An ``int`` dataset index with the ``seed`` of the sample it selects.
+
+    The seed survives the index arithmetic of MMEngine's dataset wrappers (``RepeatDataset``
+    takes ``index % len``, ``ConcatDataset`` subtracts the lengths of the datasets before), so
+    the wrapped dataset's sample still carries it.
+    """
 
     seed: int
 
@@ -23,6 +28,15 @@ class SampleIndex(int):
 
     def __reduce__(self):  # keep the seed when sent to worker processes
         return SampleIndex, (int(self), self.seed)
+
+    def __mod__(self, other: int) -> 'SampleIndex':
+        return SampleIndex(int(self) % other, self.seed)
+
+    def __sub__(self, other: int) -> 'SampleIndex':
+        return SampleIndex(int(self) - other, self.seed)
+
+    def __add__(self, other: int) -> 'SampleIndex':
+        return SampleIndex(int(self) + other, self.seed)
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:

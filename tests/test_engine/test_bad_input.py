@@ -86,3 +86,20 @@ def test_seeded_sampler_makes_augmentation_a_function_of_seed_epoch_index():
     import pickle
     assert pickle.loads(pickle.dumps(idx)).seed == idx.seed  # survives worker transport
     assert isinstance(idx, SampleIndex) and int(idx) == idx
+
+
+def test_the_seed_reaches_the_sample_through_dataset_wrappers(tmp_path):
+    """RepeatDataset and ConcatDataset map the index with % and -; a plain int lost the seed,
+    and crops and masks came from the worker's random state instead."""
+    from mmengine.dataset import ConcatDataset, RepeatDataset
+    from mmpretrain.datasets import CustomDataset
+    (tmp_path / 'cls').mkdir()
+    for name in ('a.png', 'b.png', 'c.png'):
+        (tmp_path / 'cls' / name).write_bytes(b'')
+    data = dict(data_root=str(tmp_path), pipeline=[SeedSample()], lazy_init=False)
+    repeated = RepeatDataset(CustomDataset(**data), times=4)
+    concat = ConcatDataset([CustomDataset(**data), CustomDataset(**data)])
+    for dataset, index in ((repeated, 10), (concat, 4), (concat, 1)):
+        sample_idx = dataset[SampleIndex(index, seed=7)]['sample_idx']
+        assert getattr(sample_idx, 'seed', None) == 7, (type(dataset).__name__, index)
+
