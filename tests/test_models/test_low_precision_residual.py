@@ -77,6 +77,18 @@ def test_bf16_stream_under_autocast_close_to_the_fp32_stream(mask_tokens_in_enco
             assert cos > 0.99, cos
 
 
+def test_fp16_autocast_keeps_the_fp32_stream():
+    """Only bf16 is carried in low precision: an fp16 stream could overflow."""
+    dtypes = []
+    model = tiny_mae(True)
+    for b in [*model.backbone.blocks, *model.neck.decoder_blocks]:
+        b.register_forward_pre_hook(lambda m, args: dtypes.append(args[0].dtype))
+    x, mask = torch.randn(4, 3, 32, 32), random_mask(4, 16, 12)
+    with torch.autocast('cpu', dtype=torch.float16):
+        model.masked_loss(x, mask)
+    assert dtypes == [torch.float32] * 4
+
+
 def test_layer_scale_keeps_the_stream_bf16():
     """An fp32 LayerScale gamma would promote the stream back to fp32 after the first block."""
     vit = MAEViT(arch=dict(embed_dims=32, num_layers=3, num_heads=4), img_size=32, patch_size=8,

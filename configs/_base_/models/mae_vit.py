@@ -12,8 +12,8 @@ model = dict(
         bgr_to_rgb=True),
     # low_precision_residual: under bf16 autocast the token stream between blocks stays bf16
     # (the official code and mmpretrain promote it to fp32). ViT-B +2.5%-8% img/s, -8.5% peak
-    # memory, ViT-L +10% against mmpretrain on an H100; same demo loss. Without autocast it
-    # changes nothing. The fp32 stream: --cfg-options model.backbone.low_precision_residual=False
+    # memory, ViT-L +10% against mmpretrain on an H100; same demo loss. Without autocast and
+    # under fp16 (which could overflow) it changes nothing. The fp32 stream: --cfg-options model.backbone.low_precision_residual=False
     # model.neck.low_precision_residual=False
     backbone=dict(
         type='mae_mm.MAEViT', arch='b', img_size=img_size, patch_size=patch_size,

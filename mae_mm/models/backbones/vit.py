@@ -7,8 +7,9 @@ from mmengine.model import BaseModule
 from torch.utils.checkpoint import checkpoint
 
 from mae_mm.registry import MODELS
-from ..layers import (Block, PatchEmbed, check_mask_counts, gather_tokens, mask_to_ids,
-                      num_masked_patches, random_mask, resize_pos_embed, sincos_pos_embed_2d)
+from ..layers import (Block, PatchEmbed, bf16_stream, check_mask_counts, gather_tokens,
+                      mask_to_ids, num_masked_patches, random_mask, resize_pos_embed,
+                      sincos_pos_embed_2d)
 
 # name -> (embed_dims, num_layers, num_heads, patch_size)
 ARCHS = {
@@ -68,8 +69,9 @@ class MAEViT(BaseModule):
             stream between blocks in the autocast dtype (that of the patch embedding's output)
             instead of the fp32 that the position embedding promotes it to: half the residual
             stream's memory traffic and saved activations, one bf16 rounding per residual add.
-            Meant for bf16 (fp16 may overflow); no effect without autocast. Defaults to False
-            (autocast's numerics, as the official code).
+            Under bf16 autocast only: under fp16 (which could overflow) and without autocast
+            the stream stays fp32. Defaults to False (autocast's numerics, as the official
+            code); the pretraining configs turn it on.
         frozen_stages (int): Freeze the patch embedding (>= 0) and the first N blocks;
             ``num_layers`` freezes the whole encoder with its final norm (linear probing).
         init_cfg (dict | list, optional): ``dict(type='Pretrained', checkpoint=PATH)`` loads any
@@ -273,8 +275,8 @@ class MAEViT(BaseModule):
             ids_keep, ids_restore = mask_to_ids(mask, self.num_masked)
             embedded = self.patch_embed.embed_patches(x, ids_keep)
             tokens = embedded + gather_tokens(pos, ids_keep)
-        if self.low_precision_residual:  # bf16 under bf16 autocast, else unchanged
-            tokens = tokens.to(embedded.dtype)
+        if self.low_precision_residual:
+            tokens = bf16_stream(tokens, embedded.dtype)
         x = self._run_blocks(self._add_cls_token(tokens, self.pos_embed[:, :1]), None)
         if hasattr(self, 'norm'):
             x = self.norm(x)

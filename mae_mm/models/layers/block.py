@@ -10,6 +10,13 @@ from .drop_path import DropPath
 from .masking import gather_tokens
 
 
+def bf16_stream(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The token stream ``x`` cast to ``dtype`` (autocast's, read off a layer's output) when
+    that is bf16; otherwise unchanged: fp32 without autocast, and under fp16 autocast too,
+    where a half-precision stream could overflow."""
+    return x.to(dtype) if dtype == torch.bfloat16 else x
+
+
 class Mlp(nn.Module):
     """fc1 -> GELU -> fc2, the official parameter names."""
 

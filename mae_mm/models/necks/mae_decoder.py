@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from mae_mm.registry import MODELS
-from ..layers import Block, gather_tokens, sincos_pos_embed_2d
+from ..layers import Block, bf16_stream, gather_tokens, sincos_pos_embed_2d
 
 
 @MODELS.register_module()
@@ -28,8 +28,8 @@ class MAEDecoder(BaseModule):
         fused_attn (bool): Fused attention kernels. Defaults to True.
         grid_size (tuple[int, int], optional): The (h, w) patch grid, h * w = L, for the
             position embedding; :class:`MAE` passes the backbone's. Defaults to a square grid.
-        low_precision_residual (bool): Under autocast, carry the token stream in the autocast
-            dtype (that of ``decoder_embed``'s output), not fp32; see :class:`MAEViT`.
+        low_precision_residual (bool): Under bf16 autocast, carry the token stream in bf16,
+            not fp32; see :class:`MAEViT`.
             Defaults to False.
     """
 
@@ -100,7 +100,7 @@ class MAEDecoder(BaseModule):
         embedded_dtype = x.dtype  # bf16 under bf16 autocast
         x = x + self.decoder_pos_embed  # (B, 1 + L, W)
         if self.low_precision_residual:
-            x = x.to(embedded_dtype)
+            x = bf16_stream(x, embedded_dtype)
         for blk in self.decoder_blocks[:-1]:
             x = blk(x)
         last = self.decoder_blocks[-1]
