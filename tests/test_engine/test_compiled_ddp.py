@@ -5,17 +5,14 @@ bucket's gradients are all-reduced while the backward of the layers before it st
 Two gloo processes, each with half of a batch, must get the gradients of one eager process
 with the whole batch, through a backward made of several compiled pieces.
 """
-import os
 import os.path as osp
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from mmengine.model import MMDistributedDataParallel
 from mmpretrain.structures import DataSample
 
-from conftest import free_port
+from conftest import run_gloo
 from mae_mm.models import MAE
 
 pytestmark = pytest.mark.slow
@@ -54,29 +51,22 @@ def compiled_pieces(grad_fn) -> int:
     return sum('CompiledFunctionBackward' in type(node).__name__ for node in seen)
 
 
-def rank_step(rank: int, port: int, compile, out_dir: str) -> None:
+def rank_step(rank: int, compile, out_dir: str) -> None:
     """One training step's gradients on half of the batch, saved to ``out_dir``."""
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        model = small_mae(compile)
-        ddp = MMDistributedDataParallel(module=model, device_ids=None,
-                                        bucket_cap_mb=BUCKET_MB, broadcast_buffers=False)
-        x, samples = batch(slice(2 * rank, 2 * rank + 2))
-        loss = ddp(x, samples, mode='loss')['loss']
-        pieces = compiled_pieces(loss.grad_fn)
-        loss.backward()
-        grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
-        torch.save(dict(pieces=pieces, grads=grads), osp.join(out_dir, f'rank{rank}.pt'))
-    finally:
-        dist.destroy_process_group()
+    model = small_mae(compile)
+    ddp = MMDistributedDataParallel(module=model, device_ids=None,
+                                    bucket_cap_mb=BUCKET_MB, broadcast_buffers=False)
+    x, samples = batch(slice(2 * rank, 2 * rank + 2))
+    loss = ddp(x, samples, mode='loss')['loss']
+    pieces = compiled_pieces(loss.grad_fn)
+    loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+    torch.save(dict(pieces=pieces, grads=grads), osp.join(out_dir, f'rank{rank}.pt'))
 
 
 @pytest.mark.parametrize('compile', [True, dict(activation_memory_budget=0.5)])
 def test_compiled_model_under_ddp_overlaps_and_matches_one_eager_process(tmp_path, compile):
-    mp.start_processes(rank_step, args=(free_port(), compile, str(tmp_path)), nprocs=2,
-                       start_method='spawn')
+    run_gloo(rank_step, args=(compile, str(tmp_path)), timeout=600)  # compiling takes minutes
     model = small_mae()
     x, samples = batch()
     model.loss(x, samples)['loss'].backward()

@@ -29,8 +29,7 @@ class MAEDecoder(BaseModule):
         grid_size (tuple[int, int], optional): The (h, w) patch grid, h * w = L, for the
             position embedding; :class:`MAE` passes the backbone's. Defaults to a square grid.
         low_precision_residual (bool): Under bf16 autocast, carry the token stream in bf16,
-            not fp32; see :class:`MAEViT`.
-            Defaults to False.
+            not fp32; see :class:`MAEViT`. Defaults to False.
     """
 
     def __init__(self, num_patches: int, patch_size: int, in_channels: int = 3,
