@@ -126,12 +126,11 @@ def _fit_pos_embed(state: dict, backbone: nn.Module,
     return src_grid
 
 
-def _fit_rel_pos(state: dict, backbone: nn.Module, src_grid: Optional[Tuple[int, int]],
-                 report: LoadReport) -> None:
+def _fit_rel_pos(state: dict, own: dict, backbone: nn.Module,
+                 src_grid: Optional[Tuple[int, int]], report: LoadReport) -> None:
     """Resize relative-position tables learned at another resolution (a detector or segmenter
     fine-tuned at another ``img_size``) to the backbone's, as ``pos_embed`` is: ViTDet's
     ``rel_pos_h`` / ``rel_pos_w`` linearly, BEiT's bias table bicubically on its offset grid."""
-    own = backbone.state_dict()
     for key, value in list(state.items()):
         target = own.get(key)
         if target is None or value.shape == target.shape or value.shape[1:] != target.shape[1:]:
@@ -244,7 +243,7 @@ def load_backbone_checkpoint(backbone: nn.Module, checkpoint: Union[str, Path, d
     state, own = dict(ckpt.encoder), backbone.state_dict()
     _drop_unused(state, own, report)
     src_grid = _fit_pos_embed(state, backbone, report)
-    _fit_rel_pos(state, backbone, src_grid, report)
+    _fit_rel_pos(state, own, backbone, src_grid, report)
     allowed = downstream_added_keys(backbone, ckpt.encoder)
     _check(state, own, allowed, str(source), backbone)
     report.new_keys = sorted(set(own) - set(state))
