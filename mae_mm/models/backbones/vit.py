@@ -64,6 +64,9 @@ class MAEViT(BaseModule):
         use_rel_pos_bias (bool): BEiT's relative position bias table per block (zero init).
         layer_scale_init (float): > 0 adds LayerScale with this initial value.
         fused_attn (bool): ``F.scaled_dot_product_attention`` (True) or plain math.
+        short_attn (bool): With ``fused_attn``, mae_mm's Triton kernel for sequences of at most
+            64 tokens (the visible patches) in bf16 / fp16 on CUDA; see :class:`Attention`.
+            Defaults to True.
         with_cp (bool): Activation checkpointing per block (saves memory, costs a re-forward).
         low_precision_residual (bool): In the masked forward under autocast, carry the token
             stream between blocks in the autocast dtype (that of the patch embedding's output)
@@ -88,8 +91,9 @@ class MAEViT(BaseModule):
                  with_cls_token: bool = True, pos_embed_trainable: bool = False,
                  window_size: int = 0, global_attn_indexes: Sequence[int] = (),
                  use_rel_pos: bool = False, use_rel_pos_bias: bool = False,
-                 layer_scale_init: float = 0.0, fused_attn: bool = True, with_cp: bool = False,
-                 low_precision_residual: bool = False, frozen_stages: int = -1,
+                 layer_scale_init: float = 0.0, fused_attn: bool = True, short_attn: bool = True,
+                 with_cp: bool = False, low_precision_residual: bool = False,
+                 frozen_stages: int = -1,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.embed_dims, self.num_layers, num_heads, default_patch = self._parse_arch(arch)
@@ -134,7 +138,7 @@ class MAEViT(BaseModule):
                   layer_scale_init, fused_attn,
                   window_size if window_size > 0 and i not in global_attn_indexes else 0,
                   grid if use_rel_pos else None,
-                  grid if use_rel_pos_bias else None) for i in range(self.num_layers)
+                  grid if use_rel_pos_bias else None, short_attn) for i in range(self.num_layers)
         ])
         if out_type == 'avg':
             self.fc_norm = nn.LayerNorm(self.embed_dims, eps=norm_eps)

@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .rel_pos import RelativePositionBias, decomposed_rel_pos
+from .short_attention import short_attention, short_attention_supported
 
 
 class Attention(nn.Module):
@@ -22,11 +23,15 @@ class Attention(nn.Module):
             class token.
         rel_pos_bias_size (tuple, optional): Token grid (H, W) for BEiT's relative position
             bias table (zero-initialised). Inputs then carry a class token.
+        short_attn (bool): With ``fused_attn``, attend over sequences of at most 64 tokens
+            (MAE's visible patches) with mae_mm's Triton kernel when the tokens are bf16 / fp16
+            on CUDA (:mod:`.short_attention`); SDPA otherwise. Defaults to True.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
                  fused_attn: bool = True, rel_pos_size: Optional[Tuple[int, int]] = None,
-                 rel_pos_bias_size: Optional[Tuple[int, int]] = None) -> None:
+                 rel_pos_bias_size: Optional[Tuple[int, int]] = None,
+                 short_attn: bool = True) -> None:
         super().__init__()
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
@@ -34,6 +39,7 @@ class Attention(nn.Module):
         self.head_dims = embed_dims // num_heads
         self.scale = self.head_dims**-0.5
         self.fused_attn = fused_attn
+        self.short_attn = short_attn
         self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.rel_pos_size = rel_pos_size
@@ -54,19 +60,22 @@ class Attention(nn.Module):
             bias = rpb if bias is None else bias + rpb
         return bias
 
-    def _qkv(self, x: torch.Tensor, queries: Optional[torch.Tensor]
+    def _qkv(self, x: torch.Tensor, queries: torch.Tensor
              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """q (B, heads, M, head_dims) of the queries (default: every token, M = N), k and v
-        (B, heads, N, head_dims) of every token."""
+        """q (B, heads, M, head_dims) of the queries, k and v (B, heads, N, head_dims) of every
+        token."""
         b, n, d = x.shape
         heads = (self.num_heads, self.head_dims)
-        if queries is None:
-            return self.qkv(x).reshape(b, n, 3, *heads).permute(2, 0, 3, 1, 4).unbind(0)
         weight, bias = self.qkv.weight, self.qkv.bias  # rows: q, then k, then v
         q = F.linear(queries, weight[:d], None if bias is None else bias[:d])
         kv = F.linear(x, weight[d:], None if bias is None else bias[d:])
         k, v = kv.reshape(b, n, 2, *heads).permute(2, 0, 3, 1, 4).unbind(0)
         return q.reshape(b, -1, *heads).transpose(1, 2), k, v
+
+    def _short_kernel(self, qkv: torch.Tensor) -> bool:
+        """Whether mae_mm's short-sequence kernel attends over this (B, N, 3 * D) qkv."""
+        return (self.fused_attn and self.short_attn and self.rel_pos_size is None
+                and self.rel_pos_bias is None and short_attention_supported(qkv, self.head_dims))
 
     def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None,
                 queries: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -78,7 +87,15 @@ class Attention(nn.Module):
         if queries is not None and (self.rel_pos_size is not None or self.rel_pos_bias is not None):
             raise ValueError('attention over a subset of queries does not support relative '
                              'positions; pass queries=None')
-        q, k, v = self._qkv(x, queries)  # q (B, heads, M, head_dims), k, v (B, heads, N, ...)
+        if queries is None:
+            qkv = self.qkv(x)  # (B, N, 3 * D)
+            if self._short_kernel(qkv):
+                return self.proj(short_attention(qkv, self.num_heads, self.head_dims))
+            b, n, _ = x.shape
+            q, k, v = qkv.reshape(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
+        else:
+            q, k, v = self._qkv(x, queries)
+        # q (B, heads, M, head_dims), k and v (B, heads, N, head_dims)
         bias = self._bias(q, grid)
         if bias is not None:
             bias = bias.to(q.dtype)

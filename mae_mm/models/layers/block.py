@@ -76,20 +76,22 @@ class Block(nn.Module):
             (ViTDet); the input must then be a (B, H * W, D) grid with no class token.
         rel_pos_size (tuple, optional): Grid for decomposed relative positions.
         rel_pos_bias_size (tuple, optional): Grid for BEiT's relative position bias.
+        short_attn (bool): See :class:`Attention`.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop_path: float = 0.0, norm_eps: float = 1e-6,
                  layer_scale_init: float = 0.0, fused_attn: bool = True, window_size: int = 0,
                  rel_pos_size: Optional[Tuple[int, int]] = None,
-                 rel_pos_bias_size: Optional[Tuple[int, int]] = None) -> None:
+                 rel_pos_bias_size: Optional[Tuple[int, int]] = None,
+                 short_attn: bool = True) -> None:
         super().__init__()
         self.window_size = window_size
         if window_size > 0 and rel_pos_size is not None:
             rel_pos_size = (window_size, window_size)
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.attn = Attention(embed_dims, num_heads, qkv_bias, fused_attn, rel_pos_size,
-                              rel_pos_bias_size)
+                              rel_pos_bias_size, short_attn)
         self.ls1 = LayerScale(embed_dims, layer_scale_init) if layer_scale_init > 0 else nn.Identity()
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio))

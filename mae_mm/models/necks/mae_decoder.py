@@ -26,6 +26,8 @@ class MAEDecoder(BaseModule):
         mlp_ratio (float): MLP width / decoder width. Defaults to 4.
         norm_eps (float): LayerNorm epsilon. Defaults to 1e-6.
         fused_attn (bool): Fused attention kernels. Defaults to True.
+        short_attn (bool): mae_mm's Triton kernel for sequences of at most 64 tokens; see
+            :class:`MAEViT`. Defaults to True.
         grid_size (tuple[int, int], optional): The (h, w) patch grid, h * w = L, for the
             position embedding; :class:`MAE` passes the backbone's. Defaults to a square grid.
         low_precision_residual (bool): Under bf16 autocast, carry the token stream in bf16,
@@ -35,8 +37,9 @@ class MAEDecoder(BaseModule):
     def __init__(self, num_patches: int, patch_size: int, in_channels: int = 3,
                  embed_dims: int = 768, decoder_embed_dims: int = 512, decoder_depth: int = 8,
                  decoder_num_heads: int = 16, mlp_ratio: float = 4.0, norm_eps: float = 1e-6,
-                 fused_attn: bool = True, grid_size: Optional[Tuple[int, int]] = None,
-                 low_precision_residual: bool = False, init_cfg: Optional[dict] = None) -> None:
+                 fused_attn: bool = True, short_attn: bool = True,
+                 grid_size: Optional[Tuple[int, int]] = None, low_precision_residual: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if grid_size is None:
             side = math.isqrt(num_patches)
@@ -57,7 +60,7 @@ class MAEDecoder(BaseModule):
             sincos_pos_embed_2d(decoder_embed_dims, tuple(grid_size)).unsqueeze(0), requires_grad=False)
         self.decoder_blocks = nn.ModuleList([
             Block(decoder_embed_dims, decoder_num_heads, mlp_ratio, norm_eps=norm_eps,
-                  fused_attn=fused_attn) for _ in range(decoder_depth)
+                  fused_attn=fused_attn, short_attn=short_attn) for _ in range(decoder_depth)
         ])
         self.decoder_norm = nn.LayerNorm(decoder_embed_dims, eps=norm_eps)
         self.decoder_pred = nn.Linear(decoder_embed_dims, patch_size**2 * in_channels)
