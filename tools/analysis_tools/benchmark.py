@@ -54,6 +54,8 @@ def parse_args() -> argparse.Namespace:
     mode.add_argument('--eager', action='store_true', help='mae_mm without torch.compile')
     parser.add_argument('--no-fused-adamw', action='store_true', help='foreach AdamW for mae_mm')
     parser.add_argument('--plain-attn', action='store_true', help='mae_mm without SDPA')
+    parser.add_argument('--no-short-attn', action='store_true',
+                        help="mae_mm with SDPA instead of its Triton kernel for short sequences")
     parser.add_argument('--with-cp', action='store_true', help='mae_mm with activation checkpointing')
     parser.add_argument('--predict-all', action='store_true',
                         help='mae_mm predicting every patch, not only the masked ones the loss '
@@ -79,6 +81,8 @@ def build_ours(cfg: Config, args: argparse.Namespace, backbone: Optional[dict] =
     model_cfg.neck.update(neck or {})
     if args.plain_attn:
         model_cfg.backbone.fused_attn = model_cfg.neck.fused_attn = False
+    if args.no_short_attn:
+        model_cfg.backbone.short_attn = model_cfg.neck.short_attn = False
     if args.with_cp:
         model_cfg.backbone.with_cp = True
     model_cfg.pop('data_preprocessor', None)
@@ -237,7 +241,8 @@ def main() -> None:
               f'memory ratio: {mem_ratio:.3f}x')
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
                compile=models['mae_mm'].compile_cfg, plain_attn=args.plain_attn,
-               with_cp=args.with_cp, predict_all=args.predict_all,
+               short_attn=not args.no_short_attn, with_cp=args.with_cp,
+               predict_all=args.predict_all,
                fused_adamw=not args.no_fused_adamw,
                cfg_options=args.cfg_options,
                gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,

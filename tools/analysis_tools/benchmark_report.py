@@ -17,6 +17,7 @@ def setting(r: dict) -> str:
     opts = [f'compiled ({", ".join([mode, *(f"{k}={v}" for k, v in options.items())])})'
             if compiled else 'eager',
             'plain attention' if r.get('plain_attn') else '',
+            'SDPA for short sequences' if r.get('short_attn') is False else '',
             'activation checkpointing' if r.get('with_cp') else '',
             'predicting every patch' if r.get('predict_all') else '',
             'foreach AdamW' if r.get('fused_adamw') is False else '',

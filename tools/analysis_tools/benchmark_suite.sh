@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Every figure of docs/benchmarks.md in one command, on the machine it runs on:
 #   bash tools/analysis_tools/benchmark_suite.sh [OUT_DIR]
-# With CUDA (about 55 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
-# and compiled), each optimisation on and off (ViT-B; the fp32 residual stream for ViT-L too),
-# ViT-L at batch 256 and 384, Table 2 for ViT-L (batch 128 and 256) and ViT-H, the data
-# pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also predicting every patch), Table 2
-# for ViT-B, the pipeline.
+# With CUDA (about 60 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
+# and compiled), each optimisation on and off (ViT-B; the fp32 residual stream and the
+# short-sequence attention kernel for ViT-L too), ViT-L at batch 256 and 384, each attention
+# kernel at MAE's shapes (run name "attention"), Table 2 for ViT-L (batch 128 and 256) and
+# ViT-H, the data pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also predicting
+# every patch), Table 2 for ViT-B, the pipeline.
 # Then prints the tables (benchmark_report.py). ONLY="name ..." runs just those runs, e.g. to
 # fit a short GPU lease: ONLY="l_bf16_compile h_bf16_compile l_table2" bash ...
 set -euo pipefail
@@ -41,6 +42,8 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     bench b_compile_fp32_residual "$B" --batch 256 "${G[@]}" --compile "${FP32_STREAM[@]}"
     bench l_compile_fp32_residual "$L" --batch 128 "${G[@]}" --compile "${FP32_STREAM[@]}"
     bench l256_bf16_compile "$L" --batch 256 "${G[@]}" --no-peer --compile
+    bench b512_no_short_attn "$B" --batch 512 "${G[@]}" --no-peer --compile --no-short-attn
+    bench l256_no_short_attn "$L" --batch 256 "${G[@]}" --no-peer --compile --no-short-attn
     bench l384_bf16_compile "$L" --batch 384 "${G[@]}" --no-peer --compile
     bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
     bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer --eager \
@@ -51,6 +54,10 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     bench l256_table2 "$L" --batch 256 --precision bf16 --steps 6 --rounds 3 --no-peer --compile --table2
     bench h_table2 "$H" --batch 64 --precision bf16 --steps 4 --rounds 2 --no-peer --compile --table2
     bench b_pipeline "$B" --batch 8 --steps 1 --rounds 1 --warmup 1 --no-peer --eager --pipeline
+    if [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" attention "* ]]; then
+        echo "== attention"  # each attention kernel at MAE's shapes
+        "$PY" tools/analysis_tools/attention_benchmark.py 2>&1 | tee "$OUT/attention.log"
+    fi
 else
     bench cpu_b_fp32 configs/mae_vit-b_pretrain.py --batch 8 --steps 3 --rounds 3 --eager --pipeline
     bench cpu_b_fp32_predict_all configs/mae_vit-b_pretrain.py --batch 8 --steps 3 --rounds 3 \
