@@ -1,12 +1,15 @@
 """tools/analysis_tools/visualize_reconstruction.py on a real pretraining checkpoint."""
 import glob
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PRETRAIN_DEMO, run_tool
+from conftest import PRETRAIN_DEMO, REPO, run_tool
 
 MEAN_RGB = (124, 116, 104)  # the preprocessor's mean, rounded: the colour of masked patches
 
@@ -25,3 +28,15 @@ def test_figure_rows_mask_exactly_the_ratio(tmp_path, demo_images, tiny_pretrain
         masked = figure[row * 64:(row + 1) * 64, :64].reshape(8, 8, 8, 8, 3)  # 8 x 8 patches
         grey = (masked == MEAN_RGB).all(axis=(1, 3, 4)).sum()  # patches all of the mean colour
         assert grey == round(64 * (mask_ratio or 0.75))
+
+
+def test_mask_ratio_with_grid_masking_names_the_fix(tmp_path):
+    """GridMasking's ratio is fixed by its cell: --mask-ratio is refused by name, before any
+    checkpoint is read (the generic mask-count error came after loading)."""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'analysis_tools', 'visualize_reconstruction.py'),
+         osp.join(REPO, 'configs', 'mae_vit-b_pretrain_gridmask.py'), str(tmp_path / 'none.pth'),
+         '--mask-ratio', '0.9'], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert '--mask-ratio 0.9: this config masks with GridMasking' in proc.stderr

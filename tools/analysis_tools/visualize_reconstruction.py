@@ -53,7 +53,12 @@ def set_mask_ratio(cfg: Config, ratio: float) -> None:
     cfg.model.backbone.mask_ratio = ratio
     for pipeline in (cfg.get('train_pipeline', []), cfg.train_dataloader.dataset.get('pipeline', [])):
         for transform in pipeline:
-            if 'mask_ratio' in transform:
+            kind = str(transform.get('type', '')).split('.')[-1]
+            if kind == 'GridMasking':
+                raise ValueError(f'--mask-ratio {ratio}: this config masks with GridMasking, whose '
+                                 f'ratio its cell fixes (1 - 1 / cell**2: 0.75 for cell=2); leave '
+                                 f'out --mask-ratio, or use a config with RandomMasking')
+            if kind in ('RandomMasking', 'BlockMasking') or 'mask_ratio' in transform:
                 transform['mask_ratio'] = ratio
 
 
