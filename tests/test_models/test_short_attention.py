@@ -35,7 +35,7 @@ from mae_mm.models.layers.short_attention import short_attention
 from test_short_attention import sdpa_reference
 torch.manual_seed(0)
 for b, n, heads, head_dims in [(2, 50, 3, 16), (1, 64, 2, 32), (3, 5, 1, 16)]:
-    qkv = torch.randn(b, n, 3 * heads * head_dims, dtype=torch.float64).float()
+    qkv = torch.randn(b, n, 3 * heads * head_dims)
     grad = torch.randn(b, n, heads * head_dims)
     ours_in, ref_in = qkv.clone().requires_grad_(), qkv.clone().requires_grad_()
     ours, ref = short_attention(ours_in, heads, head_dims), sdpa_reference(ref_in, heads)
