@@ -44,19 +44,28 @@ for b, n, heads, head_dims in [(2, 50, 3, 16), (1, 64, 2, 32), (3, 5, 1, 16)]:
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
     print('ok')
+# every logit below -88 (q . k / sqrt(d) = -240): exp(-lse) of a padding key overflows fp32
+q, k, v = torch.ones(1, 5, 16), torch.full((1, 5, 16), -60.0), torch.randn(1, 5, 16)
+ours_in = torch.cat([q, k, v], -1).requires_grad_()
+ref_in = ours_in.detach().clone().requires_grad_()
+short_attention(ours_in, 1, 16).sum().backward()
+sdpa_reference(ref_in, 1).sum().backward()
+torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
+print('ok')
 '''
 
 
 @triton_missing
 def test_kernel_matches_sdpa_in_triton_interpreter():
     """Forward and backward (q, k and v gradients) equal SDPA's in fp32, for 50 tokens, a full
-    tile of 64 and a short 5 (padding rows and keys must not leak in)."""
+    tile of 64 and a short 5 (padding rows and keys must not leak in), and with every logit far
+    below zero (padding keys must not overflow into the gradients)."""
     env = dict(os.environ, TRITON_INTERPRET='1', PYTHONPATH=f'{ROOT}{os.pathsep}'
                f'{os.environ.get("PYTHONPATH", "")}')
     run = subprocess.run([sys.executable, '-c', INTERPRETED], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.count('ok') == 3
+    assert run.stdout.count('ok') == 4
 
 
 def test_supported_inputs():

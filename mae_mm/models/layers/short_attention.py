@@ -96,10 +96,10 @@ if triton is not None:
         do = _load_rows(grad_out + out_offset, tokens, heads_dims, head_dims, block)
         n = tl.arange(0, block)
         logits = tl.dot(q, tl.trans(k)) * scale
-        # (block, block) probabilities. Padding needs no mask: padding rows of do are 0, so
-        # they add nothing; padding keys reach only padding rows of dk and dv, which are not
-        # stored, and dq through k's zero padding rows.
         p = tl.exp(logits - tl.load(lse + pid * block + n)[:, None])
+        # (block, block) probabilities; padding keys masked: their logit is 0, and exp(0 - lse)
+        # overflows when a row's logits all lie below -88, which would put inf * 0 into dq
+        p = tl.where(n[None, :] < tokens, p, 0.0)
         dv = tl.dot(tl.trans(p.to(do.dtype)), do)
         dp = tl.dot(do, tl.trans(v))
         delta = tl.sum(do.to(tl.float32) * o.to(tl.float32), axis=1)
