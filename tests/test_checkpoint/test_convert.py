@@ -1,18 +1,15 @@
 """Writers and the converter CLI: round trips are exact, exports load where they are meant to."""
-import os
 import os.path as osp
 import subprocess
-import sys
 
 import pytest
 import torch
 from ckpt_helpers import TINY, mae, mae_mm_file, tiny_mae  # noqa: F401 (fixtures)
+from conftest import run_tool
 
 from mae_mm.checkpoint import (convert_checkpoint, load_backbone_checkpoint, load_file,
                                read_checkpoint)
 from mae_mm.models import MAEViT
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def fixed_mask(batch: int = 2, patches: int = 16) -> torch.Tensor:
@@ -55,10 +52,7 @@ def test_backbone_export_at_another_size_loads_into_a_detection_vit(mae, mae_mm_
 
 
 def run_convert(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    script = osp.join(REPO, 'tools', 'model_converters', 'convert.py')
-    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env,
-                          cwd=REPO, timeout=300)
+    return run_tool('model_converters/convert.py', *args, timeout=300, check=False)
 
 
 @pytest.mark.parametrize('to, detected, keys', [('mae_mm', 'mae_mm', 'state_dict'),
