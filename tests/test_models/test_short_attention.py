@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from mae_mm.models.layers import short_attention as kernel_module
 from mae_mm.models.layers.attention import Attention
-from mae_mm.models.layers.short_attention import MAX_TOKENS, short_attention_supported
+from mae_mm.models.layers.short_attention import (KERNEL_TOKENS, MAX_TOKENS, short_attention,
+                                                  short_attention_supported)
 
 ROOT = Path(__file__).resolve().parents[2]
 triton_missing = pytest.mark.skipif(kernel_module.triton is None, reason='Triton is not installed')
@@ -34,7 +35,10 @@ sys.path.insert(0, {str(Path(__file__).parent)!r})
 from mae_mm.models.layers.short_attention import short_attention
 from test_short_attention import sdpa_reference
 torch.manual_seed(0)
-for b, n, heads, head_dims in [(2, 50, 3, 16), (1, 64, 2, 32), (3, 5, 1, 16)]:
+# 50 tokens, a full tile, a short 5; the decoder's 197 (4 query tiles over 256 keys) and 129
+# (a last query tile of padding only)
+for b, n, heads, head_dims in [(2, 50, 3, 16), (1, 64, 2, 32), (3, 5, 1, 16), (2, 197, 2, 32),
+                               (1, 129, 1, 16)]:
     qkv = torch.randn(b, n, 3 * heads * head_dims)
     grad = torch.randn(b, n, heads * head_dims)
     ours_in, ref_in = qkv.clone().requires_grad_(), qkv.clone().requires_grad_()
@@ -45,31 +49,34 @@ for b, n, heads, head_dims in [(2, 50, 3, 16), (1, 64, 2, 32), (3, 5, 1, 16)]:
     torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
     print('ok')
 # every logit below -88 (q . k / sqrt(d) = -240): exp(-lse) of a padding key overflows fp32
-q, k, v = torch.ones(1, 5, 16), torch.full((1, 5, 16), -60.0), torch.randn(1, 5, 16)
-ours_in = torch.cat([q, k, v], -1).requires_grad_()
-ref_in = ours_in.detach().clone().requires_grad_()
-short_attention(ours_in, 1, 16).sum().backward()
-sdpa_reference(ref_in, 1).sum().backward()
-torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
-print('ok')
+for n in (5, 150):
+    q, k, v = torch.ones(1, n, 16), torch.full((1, n, 16), -60.0), torch.randn(1, n, 16)
+    ours_in = torch.cat([q, k, v], -1).requires_grad_()
+    ref_in = ours_in.detach().clone().requires_grad_()
+    short_attention(ours_in, 1, 16).sum().backward()
+    sdpa_reference(ref_in, 1).sum().backward()
+    torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
+    print('ok')
 '''
 
 
 @triton_missing
 def test_kernel_matches_sdpa_in_triton_interpreter():
     """Forward and backward (q, k and v gradients) equal SDPA's in fp32, for 50 tokens, a full
-    tile of 64 and a short 5 (padding rows and keys must not leak in), and with every logit far
-    below zero (padding keys must not overflow into the gradients)."""
+    tile of 64 and a short 5 (padding rows and keys must not leak in), for the decoder's 197 and
+    129 (query tiles over a 256-key tile), and with every logit far below zero (padding keys must
+    not overflow into the gradients)."""
     env = dict(os.environ, TRITON_INTERPRET='1', PYTHONPATH=f'{ROOT}{os.pathsep}'
                f'{os.environ.get("PYTHONPATH", "")}')
     run = subprocess.run([sys.executable, '-c', INTERPRETED], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.count('ok') == 4
+    assert run.stdout.count('ok') == 7
 
 
 def test_supported_inputs():
-    """Only half-precision CUDA sequences of at most 64 tokens with power-of-two heads."""
+    """Only half-precision CUDA sequences of at most 64 tokens (256 when asked) with
+    power-of-two heads; longer ones are refused with the fix."""
     cpu = torch.zeros(2, 50, 3 * 64, dtype=torch.bfloat16)
     assert not short_attention_supported(cpu, 64)
     meta = torch.empty(2, 50, 3 * 64, dtype=torch.bfloat16, device='meta')
@@ -80,6 +87,11 @@ def test_supported_inputs():
         assert not short_attention_supported(cuda.float(), 64)
         assert not short_attention_supported(cuda[:, :1].expand(2, MAX_TOKENS + 1, -1), 64)
         assert not short_attention_supported(cuda[..., :3 * 80], 80)  # ViT-H/14's heads
+        decoder = cuda[:, :1].expand(2, 197, -1)
+        assert short_attention_supported(decoder, 64, max_tokens=KERNEL_TOKENS)
+        assert not short_attention_supported(decoder, 64, max_tokens=1000)
+    with pytest.raises(ValueError, match='at most 256 tokens, got 257'):
+        short_attention(torch.zeros(1, 257, 3 * 16), 1, 16)
 
 
 def test_cpu_attention_is_unchanged_by_the_flag():
@@ -112,3 +124,27 @@ def test_attention_layer_matches_sdpa_on_gpu(compiled):
         grads_ref = torch.autograd.grad(out_ref.float().square().sum(), list(ref.parameters()))
         for g_ours, g_ref in zip(grads_ours, grads_ref):
             torch.testing.assert_close(g_ours, g_ref, rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='the compiled kernel needs CUDA')
+@triton_missing
+@pytest.mark.parametrize('compiled', [False, True])
+def test_decoder_length_matches_sdpa_on_gpu(compiled):
+    """The decoder's 197 tokens (query tiles over 256 keys) in bf16: output and qkv gradient
+    as close to fp32 SDPA as bf16 SDPA's are, eager and compiled."""
+    torch.manual_seed(0)
+    qkv = torch.randn(8, 197, 3 * 4 * 32, device='cuda')
+    grad = torch.randn(8, 197, 4 * 32, device='cuda')
+    kernel = torch.compile(short_attention) if compiled else short_attention
+    results = {}
+    for name, fn, dtype in [('exact', sdpa_reference, torch.float32),
+                            ('sdpa', sdpa_reference, torch.bfloat16),
+                            ('ours', lambda x, h: kernel(x, h, 32), torch.bfloat16)]:
+        x = qkv.to(dtype).requires_grad_()
+        out = fn(x, 4)
+        out.backward(grad.to(dtype))
+        results[name] = (out.float(), x.grad.float())
+    for i in range(2):  # output, gradient
+        exact = results['exact'][i]
+        sdpa_err = (results['sdpa'][i] - exact).abs().max()
+        assert (results['ours'][i] - exact).abs().max() <= 2 * sdpa_err

@@ -1,5 +1,6 @@
 """Forward + backward time of attention at MAE's shapes: each SDPA kernel, SDPA under
-torch.compile, and mae_mm's short-sequence Triton kernel (CUDA).
+torch.compile, and mae_mm's short-sequence Triton kernel (CUDA), also at the decoder's 197
+tokens, which models do not yet send it.
 
     python tools/analysis_tools/attention_benchmark.py [--batch-scale 1.0] [--reps 30]
 
@@ -15,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from mae_mm.models.layers.short_attention import short_attention, short_attention_supported
+from mae_mm.models.layers.short_attention import (KERNEL_TOKENS, short_attention,
+                                                  short_attention_supported)
 
 # (name, batch, heads, tokens, head_dims): the per-GPU batches of the pretraining configs
 SHAPES = [('ViT-B encoder', 512, 12, 50, 64), ('ViT-B decoder', 512, 16, 197, 32),
@@ -55,7 +57,7 @@ def paths(heads: int, head_dims: int, qkv: torch.Tensor) -> Dict[str, Callable]:
     found = {name: backend(kernel) for name, kernel in BACKENDS.items()}
     # static shapes, as the model's fixed mask count gives
     found['SDPA, compiled'] = torch.compile(lambda x: sdpa(x, heads), dynamic=False)
-    if short_attention_supported(qkv, head_dims):
+    if short_attention_supported(qkv, head_dims, max_tokens=KERNEL_TOKENS):
         found['mae_mm short kernel'] = lambda x: short_attention(x, heads, head_dims)
         found['mae_mm short kernel, compiled'] = torch.compile(
             lambda x: short_attention(x, heads, head_dims), dynamic=False)

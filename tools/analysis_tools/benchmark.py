@@ -29,6 +29,7 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.utils import import_modules_from_strings
 
 from mae_mm.benchmark.flops import mae_train_flops
+from mae_mm.models.layers import short_attention
 from mae_mm.benchmark.models import (PredictEveryPatchMAE, build_mmpretrain_mae, make_step,
                                      optim_wrapper_cfg, size_of)
 from mae_mm.benchmark.timing import (matmul_peak_flops, median, synchronize, time_block,
@@ -56,6 +57,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--plain-attn', action='store_true', help='mae_mm without SDPA')
     parser.add_argument('--no-short-attn', action='store_true',
                         help="mae_mm with SDPA instead of its Triton kernel for short sequences")
+    parser.add_argument('--short-attn-tokens', type=int, default=None, metavar='N',
+                        help="the longest sequence mae_mm's Triton kernel takes (default: "
+                             "short_attention.MAX_TOKENS, 64); 256 also gives it the decoder's "
+                             "197 tokens")
     parser.add_argument('--with-cp', action='store_true', help='mae_mm with activation checkpointing')
     parser.add_argument('--predict-all', action='store_true',
                         help='mae_mm predicting every patch, not only the masked ones the loss '
@@ -197,6 +202,8 @@ def print_profile(step: Callable, device: torch.device, rows: int = 25) -> None:
 
 def main() -> None:
     args = parse_args()
+    if args.short_attn_tokens is not None:  # read by every attention layer at its call
+        short_attention.MAX_TOKENS = args.short_attn_tokens
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     import_modules_from_strings(**cfg.get('custom_imports', {}))
@@ -241,7 +248,8 @@ def main() -> None:
               f'memory ratio: {mem_ratio:.3f}x')
     out = dict(config=args.config, batch=args.batch, precision=args.precision, device=name,
                compile=models['mae_mm'].compile_cfg, plain_attn=args.plain_attn,
-               short_attn=not args.no_short_attn, with_cp=args.with_cp,
+               short_attn=not args.no_short_attn,
+               short_attn_tokens=short_attention.MAX_TOKENS, with_cp=args.with_cp,
                predict_all=args.predict_all,
                fused_adamw=not args.no_fused_adamw,
                cfg_options=args.cfg_options,

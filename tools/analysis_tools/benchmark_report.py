@@ -18,6 +18,8 @@ def setting(r: dict) -> str:
             if compiled else 'eager',
             'plain attention' if r.get('plain_attn') else '',
             'SDPA for short sequences' if r.get('short_attn') is False else '',
+            f'short-sequence kernel up to {r["short_attn_tokens"]} tokens'
+            if r.get('short_attn_tokens', 64) != 64 and r.get('short_attn') else '',
             'activation checkpointing' if r.get('with_cp') else '',
             'predicting every patch' if r.get('predict_all') else '',
             'foreach AdamW' if r.get('fused_adamw') is False else '',

@@ -1,4 +1,4 @@
-"""Fused attention for short sequences on CUDA: one Triton program per (image, head).
+"""Fused attention on CUDA (Triton) for sequences short enough that a head's keys fit one tile.
 
 MAE's encoder sees only the visible patches: 50 tokens for ViT-B/L at 224 px and 75% masking.
 A whole head's sequence then fits in one tile: the program reads q, k, v straight from the qkv
@@ -8,6 +8,14 @@ recomputes the probabilities from the saved log-sum-exp, as flash attention does
 compiled, forward + backward of ViT-B's (512 images, 12 heads, 50 tokens, 64) took 0.43 ms
 against 0.67 ms through ``F.scaled_dot_product_attention``, with the same rounding error
 against fp32 (``tools/analysis_tools/attention_benchmark.py``, docs/benchmarks.md).
+
+Sequences of up to 256 tokens (MAE's decoder: 197) are split into tiles of 64: a forward
+program per query tile over all keys, and in the backward one program per key tile (dk, dv,
+looping over the query tiles) and one per query tile (dq, looping over the key tiles), each
+with 64 x 64 probabilities in registers. Models send the kernel sequences of at most
+``MAX_TOKENS`` (64), the case timed above; longer ones keep SDPA until the kernel is timed
+against it there (``attention_benchmark.py`` does, and ``benchmark.py --short-attn-tokens 256``
+for the whole step).
 """
 from typing import Optional, Tuple
 
@@ -20,14 +28,26 @@ try:
 except ImportError:  # no Triton (e.g. a CPU-only install): SDPA is used instead
     triton = None
 
-MAX_TOKENS = 64  # one tile of tokens per program (padded up to it): longer sequences use SDPA
+MAX_TOKENS = 64  # the longest sequence models send to the kernel (timed); longer ones use SDPA
+KERNEL_TOKENS = 256  # the longest sequence the kernel takes (query tiles of 64 over 256 keys)
+QUERY_TILE = 64  # query rows per forward program; the backward tiles keys alike
 NUM_WARPS = 4  # of 2, 4 and 8, the fastest on an H100 for ViT-B/L's 50 x 64 heads
+LONG_NUM_WARPS = 8  # forward over 128 / 256 keys (fewer registers than 4 warps); not yet timed
 
 
-def short_attention_supported(qkv: torch.Tensor, head_dims: int) -> bool:
-    """Whether :func:`short_attention` handles this (B, N, 3 * heads * head_dims) input."""
+def short_attention_supported(qkv: torch.Tensor, head_dims: int,
+                              max_tokens: Optional[int] = None) -> bool:
+    """Whether :func:`short_attention` handles this (B, N, 3 * heads * head_dims) input.
+
+    Args:
+        qkv (Tensor): The qkv projection's output.
+        head_dims (int): Width of a head.
+        max_tokens (int, optional): The longest sequence to accept, at most ``KERNEL_TOKENS``.
+            Defaults to the module's ``MAX_TOKENS``, read at the call.
+    """
+    max_tokens = MAX_TOKENS if max_tokens is None else min(max_tokens, KERNEL_TOKENS)
     return (triton is not None and qkv.is_cuda and qkv.dtype in (torch.bfloat16, torch.float16)
-            and qkv.shape[1] <= MAX_TOKENS and 16 <= head_dims <= 128
+            and qkv.shape[1] <= max_tokens and 16 <= head_dims <= 128
             and head_dims & (head_dims - 1) == 0)
 
 
@@ -36,7 +56,7 @@ def short_attention(qkv: torch.Tensor, num_heads: int, head_dims: int) -> torch.
 
     Args:
         qkv (Tensor): (B, N, 3 * heads * head_dims), rows ordered q, k, v as ``Attention.qkv``
-            writes them; N <= 64, see :func:`short_attention_supported`.
+            writes them; N <= 256, see :func:`short_attention_supported`.
         num_heads (int): Heads.
         head_dims (int): Width of a head, a power of two from 16 to 128. A Python int, the
             kernel is built for it (the token and batch counts may vary).
@@ -44,85 +64,166 @@ def short_attention(qkv: torch.Tensor, num_heads: int, head_dims: int) -> torch.
     Returns:
         Tensor: (B, N, heads * head_dims), heads side by side, as ``Attention.proj`` reads.
     """
+    if qkv.shape[1] > KERNEL_TOKENS:
+        raise ValueError(f'short_attention takes at most {KERNEL_TOKENS} tokens, got '
+                         f'{qkv.shape[1]}; use F.scaled_dot_product_attention for longer ones')
     out, _ = torch.ops.mae_mm.short_attention_fwd(qkv.contiguous(), num_heads, head_dims)
     return out
+
+
+def _tiles(tokens: int) -> Tuple[int, int]:
+    """(query rows per tile, keys padded to a power of two) for a sequence of N tokens."""
+    keys = 64 if tokens <= 64 else 128 if tokens <= 128 else KERNEL_TOKENS
+    return min(QUERY_TILE, keys), keys
 
 
 if triton is not None:
 
     @triton.jit
-    def _load_rows(base, tokens, stride_token, head_dims: tl.constexpr, block: tl.constexpr):
-        """(block, head_dims) of one head, a token per row from ``base``; padding rows 0."""
-        n = tl.arange(0, block)
+    def _load_rows(base, rows, tokens, stride_token, head_dims: tl.constexpr):
+        """(len(rows), head_dims) of one head, token ``rows[i]`` in row i; rows past the
+        sequence read 0."""
         d = tl.arange(0, head_dims)
-        return tl.load(base + n[:, None] * stride_token + d[None, :], mask=n[:, None] < tokens,
-                       other=0.0)
+        return tl.load(base + rows[:, None] * stride_token + d[None, :],
+                       mask=rows[:, None] < tokens, other=0.0)
+
+    @triton.jit
+    def _store_rows(base, x, rows, tokens, stride_token, head_dims: tl.constexpr):
+        """Write (len(rows), head_dims) ``x`` back as :func:`_load_rows` reads it."""
+        d = tl.arange(0, head_dims)
+        tl.store(base + rows[:, None] * stride_token + d[None, :],
+                 x.to(base.dtype.element_ty), mask=rows[:, None] < tokens)
+
+    @triton.jit
+    def _probs(q, k, lse_rows, keys, tokens, scale: tl.constexpr):
+        """softmax probabilities (len(q), len(k)) from the forward's log-sum-exp of each query.
+
+        Padding keys are masked: their logit is 0, and exp(0 - lse) overflows when a row's
+        logits all lie below -88, which would put inf * 0 into dq.
+        """
+        p = tl.exp(tl.dot(q, tl.trans(k)) * scale - lse_rows[:, None])
+        return tl.where(keys[None, :] < tokens, p, 0.0)
+
+    @triton.jit
+    def _dlogits(p, do, v, delta, scale: tl.constexpr):
+        """d loss / d logits (len(p), len(v)) in do's dtype; delta = rowsum(do * o)."""
+        return (p * (tl.dot(do, tl.trans(v)) - delta[:, None]) * scale).to(do.dtype)
 
     @triton.jit
     def _fwd_kernel(qkv, out, lse, tokens, heads, scale: tl.constexpr, head_dims: tl.constexpr,
-                    block: tl.constexpr):
-        pid = tl.program_id(0)  # one (image, head)
+                    block_m: tl.constexpr, block_n: tl.constexpr):
+        pid = tl.program_id(0) // (block_n // block_m)  # (image, head); its query tiles
+        m = tl.program_id(0) % (block_n // block_m) * block_m + tl.arange(0, block_m)  # the tile's queries
+        n = tl.arange(0, block_n)  # every key, padded to the tile
         image, head = pid // heads, pid % heads
         heads_dims = heads * head_dims
         base = qkv + image * tokens * 3 * heads_dims + head * head_dims  # this head's q row 0
-        q = _load_rows(base, tokens, 3 * heads_dims, head_dims, block)
-        k = _load_rows(base + heads_dims, tokens, 3 * heads_dims, head_dims, block)
-        v = _load_rows(base + 2 * heads_dims, tokens, 3 * heads_dims, head_dims, block)
-        n = tl.arange(0, block)
-        logits = tl.dot(q, tl.trans(k)) * scale  # (block, block) fp32, keys along dim 1
+        q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
+        k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
+        v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
+        logits = tl.dot(q, tl.trans(k)) * scale  # (block_m, block_n) fp32, keys along dim 1
         logits = tl.where(n[None, :] < tokens, logits, float('-inf'))
         row_max = tl.max(logits, axis=1)
         p = tl.exp(logits - row_max[:, None])  # unnormalised, in (0, 1]: bf16 keeps it well
         row_sum = tl.sum(p, axis=1)
-        o = tl.dot(p.to(v.dtype), v) / row_sum[:, None]  # (block, head_dims)
-        d = tl.arange(0, head_dims)
-        out_ptrs = (out + image * tokens * heads_dims + head * head_dims
-                    + n[:, None] * heads_dims + d[None, :])
-        tl.store(out_ptrs, o.to(out.dtype.element_ty), mask=n[:, None] < tokens)
-        tl.store(lse + pid * block + n, row_max + tl.log(row_sum))
+        o = tl.dot(p.to(v.dtype), v) / row_sum[:, None]  # (block_m, head_dims)
+        _store_rows(out + image * tokens * heads_dims + head * head_dims, o, m, tokens,
+                    heads_dims, head_dims)
+        # every row of the tile, padding rows too (finite: their q is 0), for the backward
+        tl.store(lse + pid * block_n + m, row_max + tl.log(row_sum))
 
     @triton.jit
     def _bwd_kernel(qkv, out, grad_out, lse, grad_qkv, tokens, heads, scale: tl.constexpr,
                     head_dims: tl.constexpr, block: tl.constexpr):
+        """Sequences of one tile: a program per (image, head) computes dq, dk and dv."""
         pid = tl.program_id(0)
         image, head = pid // heads, pid % heads
         heads_dims = heads * head_dims
-        offset = image * tokens * 3 * heads_dims + head * head_dims
-        q = _load_rows(qkv + offset, tokens, 3 * heads_dims, head_dims, block)
-        k = _load_rows(qkv + offset + heads_dims, tokens, 3 * heads_dims, head_dims, block)
-        v = _load_rows(qkv + offset + 2 * heads_dims, tokens, 3 * heads_dims, head_dims, block)
+        base = qkv + image * tokens * 3 * heads_dims + head * head_dims
         out_offset = image * tokens * heads_dims + head * head_dims
-        o = _load_rows(out + out_offset, tokens, heads_dims, head_dims, block)
-        do = _load_rows(grad_out + out_offset, tokens, heads_dims, head_dims, block)
         n = tl.arange(0, block)
-        logits = tl.dot(q, tl.trans(k)) * scale
-        p = tl.exp(logits - tl.load(lse + pid * block + n)[:, None])
-        # (block, block) probabilities; padding keys masked: their logit is 0, and exp(0 - lse)
-        # overflows when a row's logits all lie below -88, which would put inf * 0 into dq
-        p = tl.where(n[None, :] < tokens, p, 0.0)
+        q = _load_rows(base, n, tokens, 3 * heads_dims, head_dims)
+        k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
+        v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
+        o = _load_rows(out + out_offset, n, tokens, heads_dims, head_dims)
+        do = _load_rows(grad_out + out_offset, n, tokens, heads_dims, head_dims)
+        p = _probs(q, k, tl.load(lse + pid * block + n), n, tokens, scale)  # (block, block)
         dv = tl.dot(tl.trans(p.to(do.dtype)), do)
         dp = tl.dot(do, tl.trans(v))
         delta = tl.sum(do.to(tl.float32) * o.to(tl.float32), axis=1)
         ds = (p * (dp - delta[:, None]) * scale).to(q.dtype)  # d loss / d logits
         dq = tl.dot(ds, k)
         dk = tl.dot(tl.trans(ds), q)
-        d = tl.arange(0, head_dims)
-        ptrs = grad_qkv + offset + n[:, None] * 3 * heads_dims + d[None, :]
-        rows = n[:, None] < tokens
-        dtype = grad_qkv.dtype.element_ty
-        tl.store(ptrs, dq.to(dtype), mask=rows)
-        tl.store(ptrs + heads_dims, dk.to(dtype), mask=rows)
-        tl.store(ptrs + 2 * heads_dims, dv.to(dtype), mask=rows)
+        grad = grad_qkv + image * tokens * 3 * heads_dims + head * head_dims
+        _store_rows(grad, dq, n, tokens, 3 * heads_dims, head_dims)
+        _store_rows(grad + heads_dims, dk, n, tokens, 3 * heads_dims, head_dims)
+        _store_rows(grad + 2 * heads_dims, dv, n, tokens, 3 * heads_dims, head_dims)
+
+    @triton.jit
+    def _bwd_kv_kernel(qkv, out, grad_out, lse, grad_qkv, tokens, heads, scale: tl.constexpr,
+                       head_dims: tl.constexpr, block: tl.constexpr, block_n: tl.constexpr):
+        """Longer sequences, dk and dv: a program per (image, head, key tile) loops over the
+        query tiles (:func:`_bwd_q_kernel` computes dq alongside)."""
+        pid = tl.program_id(0) // (block_n // block)
+        n = tl.program_id(0) % (block_n // block) * block + tl.arange(0, block)  # this program's keys
+        image, head = pid // heads, pid % heads
+        heads_dims = heads * head_dims
+        base = qkv + image * tokens * 3 * heads_dims + head * head_dims
+        out_offset = image * tokens * heads_dims + head * head_dims
+        k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
+        v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
+        dk = tl.zeros((block, head_dims), dtype=tl.float32)
+        dv = tl.zeros((block, head_dims), dtype=tl.float32)
+        for i in tl.static_range(block_n // block):
+            m = i * block + tl.arange(0, block)
+            q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
+            o = _load_rows(out + out_offset, m, tokens, heads_dims, head_dims)
+            do = _load_rows(grad_out + out_offset, m, tokens, heads_dims, head_dims)
+            p = _probs(q, k, tl.load(lse + pid * block_n + m), n, tokens, scale)
+            dv += tl.dot(tl.trans(p.to(do.dtype)), do)
+            delta = tl.sum(do.to(tl.float32) * o.to(tl.float32), axis=1)
+            dk += tl.dot(tl.trans(_dlogits(p, do, v, delta, scale)), q)
+        grad = grad_qkv + image * tokens * 3 * heads_dims + head * head_dims
+        _store_rows(grad + heads_dims, dk, n, tokens, 3 * heads_dims, head_dims)
+        _store_rows(grad + 2 * heads_dims, dv, n, tokens, 3 * heads_dims, head_dims)
+
+    @triton.jit
+    def _bwd_q_kernel(qkv, out, grad_out, lse, grad_qkv, tokens, heads, scale: tl.constexpr,
+                      head_dims: tl.constexpr, block: tl.constexpr, block_n: tl.constexpr):
+        """Longer sequences, dq: a program per (image, head, query tile) loops over the key
+        tiles, recomputing the probabilities :func:`_bwd_kv_kernel` also computes."""
+        pid = tl.program_id(0) // (block_n // block)
+        m = tl.program_id(0) % (block_n // block) * block + tl.arange(0, block)  # this program's queries
+        image, head = pid // heads, pid % heads
+        heads_dims = heads * head_dims
+        base = qkv + image * tokens * 3 * heads_dims + head * head_dims
+        out_offset = image * tokens * heads_dims + head * head_dims
+        q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
+        o = _load_rows(out + out_offset, m, tokens, heads_dims, head_dims)
+        do = _load_rows(grad_out + out_offset, m, tokens, heads_dims, head_dims)
+        lse_rows = tl.load(lse + pid * block_n + m)
+        delta = tl.sum(do.to(tl.float32) * o.to(tl.float32), axis=1)
+        dq = tl.zeros((block, head_dims), dtype=tl.float32)
+        for j in tl.static_range(block_n // block):
+            n = j * block + tl.arange(0, block)
+            k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
+            v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
+            p = _probs(q, k, lse_rows, n, tokens, scale)
+            dq += tl.dot(_dlogits(p, do, v, delta, scale), k)
+        _store_rows(grad_qkv + image * tokens * 3 * heads_dims + head * head_dims, dq, m,
+                    tokens, 3 * heads_dims, head_dims)
 
     @triton_op('mae_mm::short_attention_fwd', mutates_args={})
     def _short_attention_fwd(qkv: torch.Tensor, num_heads: int, head_dims: int
                              ) -> Tuple[torch.Tensor, torch.Tensor]:
         b, n, _ = qkv.shape
+        block_m, block_n = _tiles(n)
         out = qkv.new_empty(b, n, num_heads * head_dims)
-        lse = qkv.new_empty(b * num_heads, MAX_TOKENS, dtype=torch.float32)
-        wrap_triton(_fwd_kernel)[(b * num_heads,)](
+        lse = qkv.new_empty(b * num_heads, block_n, dtype=torch.float32)
+        wrap_triton(_fwd_kernel)[(b * num_heads * (block_n // block_m),)](
             qkv, out, lse, n, num_heads, scale=head_dims**-0.5, head_dims=head_dims,
-            block=MAX_TOKENS, num_warps=NUM_WARPS)
+            block_m=block_m, block_n=block_n,
+            num_warps=NUM_WARPS if block_n == block_m else LONG_NUM_WARPS)
         return out, lse
 
     @triton_op('mae_mm::short_attention_bwd', mutates_args={})
@@ -130,9 +231,15 @@ if triton is not None:
                              lse: torch.Tensor, num_heads: int, head_dims: int) -> torch.Tensor:
         b, n, _ = qkv.shape
         grad_qkv = torch.empty_like(qkv)
-        wrap_triton(_bwd_kernel)[(b * num_heads,)](
-            qkv, out, grad_out.contiguous(), lse, grad_qkv, n, num_heads, scale=head_dims**-0.5,
-            head_dims=head_dims, block=MAX_TOKENS, num_warps=NUM_WARPS)
+        block_m, block_n = _tiles(n)
+        args = (qkv, out, grad_out.contiguous(), lse, grad_qkv, n, num_heads)
+        kwargs = dict(scale=head_dims**-0.5, head_dims=head_dims, num_warps=NUM_WARPS)
+        if block_n == block_m:  # one tile: dq, dk and dv in one program
+            wrap_triton(_bwd_kernel)[(b * num_heads,)](*args, block=block_n, **kwargs)
+        else:  # every (key tile) sums over the query tiles; every (query tile) over the keys
+            grid = (b * num_heads * (block_n // block_m),)
+            wrap_triton(_bwd_kv_kernel)[grid](*args, block=block_m, block_n=block_n, **kwargs)
+            wrap_triton(_bwd_q_kernel)[grid](*args, block=block_m, block_n=block_n, **kwargs)
         return grad_qkv
 
     def _setup_context(ctx, inputs, output) -> None:
