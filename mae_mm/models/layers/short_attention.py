@@ -9,10 +9,10 @@ compiled, forward + backward of ViT-B's (512 images, 12 heads, 50 tokens, 64) to
 against 0.67 ms through ``F.scaled_dot_product_attention``, with the same rounding error
 against fp32 (``tools/analysis_tools/attention_benchmark.py``, docs/benchmarks.md).
 
-Sequences of up to 256 tokens (MAE's decoder: 197) are split into tiles of 64: a forward
-program per query tile over all keys, and in the backward one program per key tile (dk, dv,
-looping over the query tiles) and one per query tile (dq, looping over the key tiles), each
-with 64 x 64 probabilities in registers. Models send the kernel sequences of at most
+Sequences of up to 256 tokens (MAE's decoder: 197) are split into tiles of 64, with 64 x 64
+probabilities in registers at a time: a forward program per query tile runs over the key tiles
+with a running softmax; the backward has a program per key tile (dk, dv, over the query tiles)
+and one per query tile (dq, over the key tiles). Models send the kernel sequences of at most
 ``MAX_TOKENS`` (64), the case timed above; longer ones keep SDPA until the kernel is timed
 against it there (``attention_benchmark.py`` does, and ``benchmark.py --short-attn-tokens 256``
 for the whole step).
@@ -30,9 +30,8 @@ except ImportError:  # no Triton (e.g. a CPU-only install): SDPA is used instead
 
 MAX_TOKENS = 64  # the longest sequence models send to the kernel (timed); longer ones use SDPA
 KERNEL_TOKENS = 256  # the longest sequence the kernel takes (query tiles of 64 over 256 keys)
-QUERY_TILE = 64  # query rows per forward program; the backward tiles keys alike
+TILE = 64  # query / key rows per tile of longer sequences
 NUM_WARPS = 4  # of 2, 4 and 8, the fastest on an H100 for ViT-B/L's 50 x 64 heads
-LONG_NUM_WARPS = 8  # forward over 128 / 256 keys (fewer registers than 4 warps); not yet timed
 
 
 def short_attention_supported(qkv: torch.Tensor, head_dims: int,
@@ -74,7 +73,7 @@ def short_attention(qkv: torch.Tensor, num_heads: int, head_dims: int) -> torch.
 def _tiles(tokens: int) -> Tuple[int, int]:
     """(query rows per tile, keys padded to a power of two) for a sequence of N tokens."""
     keys = 64 if tokens <= 64 else 128 if tokens <= 128 else KERNEL_TOKENS
-    return min(QUERY_TILE, keys), keys
+    return min(TILE, keys), keys
 
 
 if triton is not None:
@@ -111,24 +110,55 @@ if triton is not None:
 
     @triton.jit
     def _fwd_kernel(qkv, out, lse, tokens, heads, scale: tl.constexpr, head_dims: tl.constexpr,
-                    block_m: tl.constexpr, block_n: tl.constexpr):
-        pid = tl.program_id(0) // (block_n // block_m)  # (image, head); its query tiles
-        m = tl.program_id(0) % (block_n // block_m) * block_m + tl.arange(0, block_m)  # the tile's queries
-        n = tl.arange(0, block_n)  # every key, padded to the tile
+                    block: tl.constexpr):
+        """Sequences of one tile: a program per (image, head)."""
+        pid = tl.program_id(0)  # one (image, head)
         image, head = pid // heads, pid % heads
         heads_dims = heads * head_dims
         base = qkv + image * tokens * 3 * heads_dims + head * head_dims  # this head's q row 0
-        q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
+        n = tl.arange(0, block)
+        q = _load_rows(base, n, tokens, 3 * heads_dims, head_dims)
         k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
         v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
-        logits = tl.dot(q, tl.trans(k)) * scale  # (block_m, block_n) fp32, keys along dim 1
+        logits = tl.dot(q, tl.trans(k)) * scale  # (block, block) fp32, keys along dim 1
         logits = tl.where(n[None, :] < tokens, logits, float('-inf'))
         row_max = tl.max(logits, axis=1)
         p = tl.exp(logits - row_max[:, None])  # unnormalised, in (0, 1]: bf16 keeps it well
         row_sum = tl.sum(p, axis=1)
-        o = tl.dot(p.to(v.dtype), v) / row_sum[:, None]  # (block_m, head_dims)
-        _store_rows(out + image * tokens * heads_dims + head * head_dims, o, m, tokens,
+        o = tl.dot(p.to(v.dtype), v) / row_sum[:, None]  # (block, head_dims)
+        _store_rows(out + image * tokens * heads_dims + head * head_dims, o, n, tokens,
                     heads_dims, head_dims)
+        tl.store(lse + pid * block + n, row_max + tl.log(row_sum))
+
+    @triton.jit
+    def _fwd_tiled_kernel(qkv, out, lse, tokens, heads, scale: tl.constexpr,
+                          head_dims: tl.constexpr, block: tl.constexpr, block_n: tl.constexpr):
+        """Longer sequences: a program per (image, head, query tile) runs over the key tiles
+        with a running softmax (flash attention's forward)."""
+        pid = tl.program_id(0) // (block_n // block)  # (image, head); its query tiles
+        tile = tl.program_id(0) % (block_n // block)
+        m = tile * block + tl.arange(0, block)  # this program's queries
+        image, head = pid // heads, pid % heads
+        heads_dims = heads * head_dims
+        base = qkv + image * tokens * 3 * heads_dims + head * head_dims
+        q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
+        row_max = tl.full((block,), float('-inf'), dtype=tl.float32)
+        row_sum = tl.zeros((block,), dtype=tl.float32)
+        acc = tl.zeros((block, head_dims), dtype=tl.float32)  # unnormalised output
+        for j in range(0, tl.cdiv(tokens, block)):
+            n = j * block + tl.arange(0, block)
+            k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
+            v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
+            logits = tl.dot(q, tl.trans(k)) * scale  # (block, block) fp32
+            logits = tl.where(n[None, :] < tokens, logits, float('-inf'))
+            new_max = tl.maximum(row_max, tl.max(logits, axis=1))  # finite: key 0 is real
+            rescale = tl.exp(row_max - new_max)  # of what earlier key tiles summed
+            p = tl.exp(logits - new_max[:, None])
+            row_sum = row_sum * rescale + tl.sum(p, axis=1)
+            acc = acc * rescale[:, None] + tl.dot(p.to(v.dtype), v)
+            row_max = new_max
+        _store_rows(out + image * tokens * heads_dims + head * head_dims,
+                    acc / row_sum[:, None], m, tokens, heads_dims, head_dims)
         # every row of the tile, padding rows too (finite: their q is 0), for the backward
         tl.store(lse + pid * block_n + m, row_max + tl.log(row_sum))
 
@@ -165,7 +195,8 @@ if triton is not None:
         """Longer sequences, dk and dv: a program per (image, head, key tile) loops over the
         query tiles (:func:`_bwd_q_kernel` computes dq alongside)."""
         pid = tl.program_id(0) // (block_n // block)
-        n = tl.program_id(0) % (block_n // block) * block + tl.arange(0, block)  # this program's keys
+        tile = tl.program_id(0) % (block_n // block)
+        n = tile * block + tl.arange(0, block)  # this program's keys
         image, head = pid // heads, pid % heads
         heads_dims = heads * head_dims
         base = qkv + image * tokens * 3 * heads_dims + head * head_dims
@@ -174,7 +205,7 @@ if triton is not None:
         v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
         dk = tl.zeros((block, head_dims), dtype=tl.float32)
         dv = tl.zeros((block, head_dims), dtype=tl.float32)
-        for i in tl.static_range(block_n // block):
+        for i in range(0, tl.cdiv(tokens, block)):  # query tiles with a real row
             m = i * block + tl.arange(0, block)
             q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
             o = _load_rows(out + out_offset, m, tokens, heads_dims, head_dims)
@@ -193,7 +224,8 @@ if triton is not None:
         """Longer sequences, dq: a program per (image, head, query tile) loops over the key
         tiles, recomputing the probabilities :func:`_bwd_kv_kernel` also computes."""
         pid = tl.program_id(0) // (block_n // block)
-        m = tl.program_id(0) % (block_n // block) * block + tl.arange(0, block)  # this program's queries
+        tile = tl.program_id(0) % (block_n // block)
+        m = tile * block + tl.arange(0, block)  # this program's queries
         image, head = pid // heads, pid % heads
         heads_dims = heads * head_dims
         base = qkv + image * tokens * 3 * heads_dims + head * head_dims
@@ -204,7 +236,7 @@ if triton is not None:
         lse_rows = tl.load(lse + pid * block_n + m)
         delta = tl.sum(do.to(tl.float32) * o.to(tl.float32), axis=1)
         dq = tl.zeros((block, head_dims), dtype=tl.float32)
-        for j in tl.static_range(block_n // block):
+        for j in range(0, tl.cdiv(tokens, block)):  # key tiles with a real key
             n = j * block + tl.arange(0, block)
             k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
             v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
@@ -220,10 +252,13 @@ if triton is not None:
         block_m, block_n = _tiles(n)
         out = qkv.new_empty(b, n, num_heads * head_dims)
         lse = qkv.new_empty(b * num_heads, block_n, dtype=torch.float32)
-        wrap_triton(_fwd_kernel)[(b * num_heads * (block_n // block_m),)](
-            qkv, out, lse, n, num_heads, scale=head_dims**-0.5, head_dims=head_dims,
-            block_m=block_m, block_n=block_n,
-            num_warps=NUM_WARPS if block_n == block_m else LONG_NUM_WARPS)
+        args = (qkv, out, lse, n, num_heads)
+        kwargs = dict(scale=head_dims**-0.5, head_dims=head_dims, num_warps=NUM_WARPS)
+        if block_n == block_m:
+            wrap_triton(_fwd_kernel)[(b * num_heads,)](*args, block=block_n, **kwargs)
+        else:
+            grid = (b * num_heads * (block_n // block_m),)
+            wrap_triton(_fwd_tiled_kernel)[grid](*args, block=block_m, block_n=block_n, **kwargs)
         return out, lse
 
     @triton_op('mae_mm::short_attention_bwd', mutates_args={})
