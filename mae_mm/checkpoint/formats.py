@@ -23,7 +23,7 @@ and ``head.fc.*``).
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -109,7 +109,7 @@ _BN_KEYS = {'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracke
 _HEAD_TO_MMPRETRAIN = (('head.0.', 'neck.bn.'), ('head.1.', 'head.fc.'), ('head.', 'head.fc.'))
 
 
-def _is_head(names) -> bool:
+def _is_head(names: Iterable[str]) -> bool:
     """Whether official names are a classifier head: a Linear (``head.weight/bias``), or a
     linear probe's BatchNorm1d (``head.0.*``, running statistics at least) then Linear
     (``head.1.weight/bias``)."""
