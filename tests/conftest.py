@@ -36,6 +36,34 @@ def run_tool(script: str, *args: str, timeout: int = 600,
     return proc
 
 
+def image_classifier(arch: dict, img_size: int, out_type: str, probe: bool = False,
+                     num_classes: int = 10, **backbone) -> torch.nn.Module:
+    """mmpretrain's ImageClassifier over ``mae_mm.MAEViT`` as the classification configs build
+    it: a LinearClsHead on the feature, after a ClsBatchNormNeck without affine parameters if
+    ``probe`` (linear probing); ``backbone`` are further MAEViT arguments. In eval mode."""
+    from mmpretrain.models import ImageClassifier
+    import mae_mm.models  # noqa: F401 (registers mae_mm.MAEViT)
+    dims = arch['embed_dims']
+    neck = dict(type='mmpretrain.ClsBatchNormNeck', input_features=dims, affine=False, eps=1e-6)
+    return ImageClassifier(
+        backbone=dict(type='mae_mm.MAEViT', arch=arch, img_size=img_size, out_type=out_type,
+                      **backbone),
+        neck=neck if probe else None,
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=num_classes,
+                  in_channels=dims)).eval()
+
+
+def set_running_stats(model: torch.nn.Module) -> torch.nn.Module:
+    """Give every BatchNorm1d of ``model`` random running statistics (mean, positive variance,
+    a batch count), so that they matter and a lost or misplaced one shows."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.copy_(torch.randn_like(module.running_mean))
+            module.running_var.copy_(torch.rand_like(module.running_var) + 0.5)
+            module.num_batches_tracked.fill_(7)
+    return model
+
+
 def read_scalars(work_dir: str) -> list:
     """The per-log-step records that mmengine's LocalVisBackend wrote in a run's work dir."""
     paths = [osp.join(root, f) for root, _, files in os.walk(work_dir) for f in files

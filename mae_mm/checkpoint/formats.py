@@ -13,11 +13,17 @@ mmpretrain    ``backbone.layers.N.ln1`` / ``ffn.layers.0.0`` ..., ``neck.decoder
 hf            Hugging Face ``ViTMAE``: ``vit.embeddings.*``, ``vit.encoder.layer.N.*``,
               ``decoder.*``
 ============  ==================================================================================
+
+A classifier's head is read into official names as well (HF's ``classifier.*`` stays in
+``other``): a fine-tuned model's ``Linear`` is ``head.weight`` / ``head.bias`` (mae_mm and
+mmpretrain: ``LinearClsHead``'s ``head.fc.*``); a linear probe's ``BatchNorm1d`` and ``Linear``
+are ``head.0.*`` and ``head.1.*`` (mae_mm and mmpretrain: ``ClsBatchNormNeck``'s ``neck.bn.*``
+and ``head.fc.*``).
 """
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -38,13 +44,17 @@ class ConvertedCheckpoint:
         encoder (dict): The ViT (``cls_token``, ``pos_embed``, ``patch_embed.proj.*``,
             ``blocks.N.*``, ``norm.*``, ``fc_norm.*``, ...).
         decoder (dict): MAE's pretraining decoder (``mask_token``, ``decoder_*``).
-        other (dict): Tensors of the source model's other parts (classifier heads, detector
-            necks, ...) under their source names; no conversion writes them.
+        head (dict): A classifier's head in official names: ``head.weight`` / ``head.bias``
+            (fine-tuned), or ``head.0.*`` (BatchNorm1d) and ``head.1.*`` (Linear) of a linear
+            probe; empty without one.
+        other (dict): Tensors of the source model's other parts (detector necks and heads,
+            heads of other kinds, ...) under their source names; no conversion writes them.
         meta (dict): The source's ``meta`` entry, if it had one.
     """
     format: str
     encoder: StateDict
     decoder: StateDict = field(default_factory=dict)
+    head: StateDict = field(default_factory=dict)
     other: StateDict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
 
@@ -92,21 +102,76 @@ def _split_prefix(state_dict: StateDict, prefix: str) -> Tuple[StateDict, StateD
     return inside, {k: v for k, v in state_dict.items() if not k.startswith(prefix)}
 
 
+# ---- classifier heads --------------------------------------------------------------------
+
+_BN_KEYS = {'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'}
+# official head names -> mmpretrain ImageClassifier's (LinearClsHead, ClsBatchNormNeck)
+_HEAD_TO_MMPRETRAIN = (('head.0.', 'neck.bn.'), ('head.1.', 'head.fc.'), ('head.', 'head.fc.'))
+
+
+def _is_head(names: Iterable[str]) -> bool:
+    """Whether official names are a classifier head: a Linear (``head.weight/bias``), or a
+    linear probe's BatchNorm1d (``head.0.*``, running statistics at least) then Linear
+    (``head.1.weight/bias``)."""
+    names = set(names)
+    if names == {'head.weight', 'head.bias'}:
+        return True
+    bn = {n[len('head.0.'):] for n in names if n.startswith('head.0.')}
+    fc = {n[len('head.1.'):] for n in names if n.startswith('head.1.')}
+    return (fc == {'weight', 'bias'} and {'running_mean', 'running_var'} <= bn <= _BN_KEYS
+            and len(bn) + len(fc) == len(names))
+
+
+def _split_head(state_dict: StateDict) -> Tuple[StateDict, StateDict]:
+    """(the classifier head, the rest) of official names; no head if the ``head.*`` keys are
+    not one of :func:`_is_head`'s layouts (they stay with the rest)."""
+    head = {k: v for k, v in state_dict.items() if k.startswith('head.')}
+    if not _is_head(head):
+        return {}, state_dict
+    return head, {k: v for k, v in state_dict.items() if k not in head}
+
+
+def head_to_mmpretrain(head: StateDict) -> StateDict:
+    """Official head names -> an mmpretrain ``ImageClassifier``'s: the Linear
+    (``head.*`` / ``head.1.*``) -> ``head.fc.*``, a probe's BatchNorm (``head.0.*``) ->
+    ``neck.bn.*``.
+
+    Args:
+        head (dict): :attr:`ConvertedCheckpoint.head`.
+    """
+    return {_rename(k, _HEAD_TO_MMPRETRAIN): v for k, v in head.items()}
+
+
+def _split_mmpretrain_head(state_dict: StateDict) -> Tuple[StateDict, StateDict]:
+    """(the classifier head in official names, the rest) of an ``ImageClassifier``'s keys:
+    ``head.fc.*`` and, with a BatchNorm neck, ``neck.bn.*``; no head if those keys are not
+    one (they stay with the rest)."""
+    parts = {k: v for k, v in state_dict.items() if k.startswith(('head.', 'neck.bn.'))}
+    probe = any(k.startswith('neck.bn.') for k in parts)
+    table = (('neck.bn.', 'head.0.'), ('head.fc.', 'head.1.' if probe else 'head.'))
+    head = {_rename(k, table): v for k, v in parts.items()}
+    if None in head or not _is_head(head):
+        return {}, state_dict
+    return head, {k: v for k, v in state_dict.items() if k not in parts}
+
+
 # ---- official / timm / mae_mm: the names are already ours ----------------------------------
 
 def _read_official(state_dict: StateDict, fmt: str) -> ConvertedCheckpoint:
-    head, rest = _split_prefix(state_dict, 'head.')
+    head, rest = _split_head(state_dict)
+    other = {k: v for k, v in rest.items() if k.startswith('head.')}  # a head of another kind
     decoder = {k: v for k, v in rest.items() if is_decoder_key(k)}
-    encoder = {k: v for k, v in rest.items() if not is_decoder_key(k)}
-    return ConvertedCheckpoint(fmt, encoder, decoder, {'head.' + k: v for k, v in head.items()})
+    encoder = {k: v for k, v in rest.items() if k not in other and not is_decoder_key(k)}
+    return ConvertedCheckpoint(fmt, encoder, decoder, head, other)
 
 
 def _read_mae_mm(state_dict: StateDict) -> ConvertedCheckpoint:
+    head, state_dict = _split_mmpretrain_head(state_dict)
     encoder, rest = _split_prefix(state_dict, 'backbone.')
     neck, other = _split_prefix(rest, 'neck.')
     decoder = {k: v for k, v in neck.items() if is_decoder_key(k)}
     other.update({'neck.' + k: v for k, v in neck.items() if not is_decoder_key(k)})  # e.g. FPN
-    return ConvertedCheckpoint('mae_mm', encoder, decoder, other)
+    return ConvertedCheckpoint('mae_mm', encoder, decoder, head, other)
 
 
 # ---- mmpretrain: MAEViT (VisionTransformer) and MAEPretrainDecoder -------------------------
@@ -129,6 +194,7 @@ def _read_mmpretrain(state_dict: StateDict) -> ConvertedCheckpoint:
     backbone, rest = _split_prefix(state_dict, 'backbone.') if prefixed else (state_dict, {})
     encoder = _rename_all(backbone, _MMPRETRAIN_ENCODER, _MMPRETRAIN_BLOCK, 'layers', 'blocks',
                           'mmpretrain backbone')
+    head, rest = _split_mmpretrain_head(rest)
     neck, other = _split_prefix(rest, 'neck.')
     decoder = {}
     if 'mask_token' in neck:  # MAEPretrainDecoder; any other neck stays with 'other'
@@ -136,7 +202,7 @@ def _read_mmpretrain(state_dict: StateDict) -> ConvertedCheckpoint:
                               'decoder_blocks', 'mmpretrain MAEPretrainDecoder')
     else:
         other.update({'neck.' + k: v for k, v in neck.items()})
-    return ConvertedCheckpoint('mmpretrain', encoder, decoder, other)
+    return ConvertedCheckpoint('mmpretrain', encoder, decoder, head, other)
 
 
 # ---- Hugging Face transformers: ViTMAEForPreTraining / ViTMAEModel -------------------------
@@ -177,7 +243,7 @@ def _read_hf(state_dict: StateDict) -> ConvertedCheckpoint:
     encoder = _rename_all(vit, _HF_ENCODER, _HF_LAYER, r'encoder\.layer', 'blocks', 'HF ViTMAE')
     decoder = _rename_all(decoder, _HF_DECODER, _HF_LAYER, 'decoder_layers', 'decoder_blocks',
                           'HF ViTMAE decoder')
-    return ConvertedCheckpoint('hf', _merge_qkv(encoder), _merge_qkv(decoder), other)
+    return ConvertedCheckpoint('hf', _merge_qkv(encoder), _merge_qkv(decoder), other=other)
 
 
 # ---- detection ----------------------------------------------------------------------------

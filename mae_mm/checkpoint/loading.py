@@ -238,8 +238,8 @@ def load_backbone_checkpoint(backbone: nn.Module, checkpoint: Union[str, Path, d
     report = LoadReport(ckpt.format)
     if ckpt.decoder:
         report.dropped['MAE pretraining decoder'] = sorted(ckpt.decoder)
-    if ckpt.other:
-        report.dropped["source model's other parts"] = sorted(ckpt.other)
+    if ckpt.head or ckpt.other:  # a classifier's head, a detector's neck, ...
+        report.dropped["source model's other parts"] = sorted({**ckpt.head, **ckpt.other})
     state, own = dict(ckpt.encoder), backbone.state_dict()
     _drop_unused(state, own, report)
     src_grid = _fit_pos_embed(state, backbone, report)

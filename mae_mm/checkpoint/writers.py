@@ -1,4 +1,16 @@
-"""Writing a :class:`ConvertedCheckpoint` as mae_mm, official or backbone-only checkpoints."""
+"""Writing a :class:`ConvertedCheckpoint` as mae_mm, official or backbone-only checkpoints.
+
+=========  ===================================================================================
+writer     what it writes
+=========  ===================================================================================
+mae_mm     mmengine ``{'state_dict', 'meta'}``: ``backbone.*`` (encoder), ``neck.*`` (decoder),
+           a classifier head as mmpretrain's ``head.fc.*`` (+ ``neck.bn.*`` of a linear probe)
+official   facebookresearch/mae's ``{'model': ...}``: encoder, decoder and head, official names
+backbone   the encoder alone, a bare state dict in official names
+=========  ===================================================================================
+
+No writer writes :attr:`ConvertedCheckpoint.other`.
+"""
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -7,7 +19,7 @@ from typing import Callable, Dict, Optional, Union
 import torch
 
 from mae_mm.models.layers.pos_embed import resize_pos_embed
-from .formats import ConvertedCheckpoint, read_checkpoint
+from .formats import ConvertedCheckpoint, head_to_mmpretrain, read_checkpoint
 
 
 def num_extra_tokens(pos_embed: torch.Tensor) -> int:
@@ -39,15 +51,17 @@ def resize_to_img_size(ckpt: ConvertedCheckpoint, img_size: int) -> ConvertedChe
 
 
 def to_mae_mm(ckpt: ConvertedCheckpoint) -> dict:
-    """An mmengine checkpoint of mae_mm's ``MAE``: ``backbone.*`` (+ ``neck.*`` if a decoder)."""
+    """An mmengine checkpoint of mae_mm's ``MAE`` or classifier (mmpretrain ``ImageClassifier``):
+    ``backbone.*``, + ``neck.*`` if a decoder, + ``head.fc.*`` (and ``neck.bn.*``) if a head."""
     state_dict = {'backbone.' + k: v for k, v in ckpt.encoder.items()}
     state_dict.update({'neck.' + k: v for k, v in ckpt.decoder.items()})
+    state_dict.update(head_to_mmpretrain(ckpt.head))
     return {'state_dict': state_dict, 'meta': {**ckpt.meta, 'converted_from': ckpt.format}}
 
 
 def to_official(ckpt: ConvertedCheckpoint) -> dict:
-    """facebookresearch/mae's layout: ``{'model': encoder + decoder}`` in official names."""
-    return {'model': {**ckpt.encoder, **ckpt.decoder}}
+    """facebookresearch/mae's layout: ``{'model': encoder + decoder + head}``, official names."""
+    return {'model': {**ckpt.encoder, **ckpt.decoder, **ckpt.head}}
 
 
 def to_backbone(ckpt: ConvertedCheckpoint) -> dict:

@@ -6,6 +6,7 @@ one, and a second module named conftest would shadow it.
 """
 import pytest
 import torch
+from conftest import image_classifier, set_running_stats
 
 from mae_mm.models import MAE
 
@@ -29,6 +30,14 @@ def randomised(model: torch.nn.Module) -> torch.nn.Module:
         for p in model.parameters():
             p.copy_(torch.randn_like(p) * 0.1)
     return model
+
+
+def tiny_classifier(probe: bool) -> torch.nn.Module:
+    """The classification configs' ImageClassifier at TINY size, every tensor random: fine-tuned
+    (average pooling, ``head.fc.*``) or linear probe (class token, ``neck.bn.*``, ``head.fc.*``)."""
+    torch.manual_seed(0)
+    model = image_classifier(TINY, 32, 'cls' if probe else 'avg', probe=probe)
+    return set_running_stats(randomised(model))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 import torch
-from ckpt_helpers import TINY, mae, mae_mm_file, tiny_mae  # noqa: F401 (fixtures)
+from ckpt_helpers import TINY, mae, mae_mm_file, tiny_classifier, tiny_mae  # noqa: F401
 from conftest import run_tool
 
 from mae_mm.checkpoint import (convert_checkpoint, load_backbone_checkpoint, load_file,
@@ -34,6 +34,34 @@ def test_mae_mm_to_official_and_back_is_bit_identical(mae, mae_mm_file, tmp_path
     latent2, _, ids2 = model.backbone(x, mask)
     assert torch.equal(mae.neck(latent, ids), model.neck(latent2, ids2))
     assert torch.equal(mae.backbone(x)[0], model.backbone(x)[0])
+
+
+# official names of a classifier's head: fine-tuned Linear; linear probe BatchNorm1d, Linear
+OFFICIAL_HEAD = {False: ['head.bias', 'head.weight'],
+                 True: ['head.0.num_batches_tracked', 'head.0.running_mean', 'head.0.running_var',
+                        'head.1.bias', 'head.1.weight']}
+
+
+@pytest.fixture(params=[False, True], ids=['finetuned', 'linprobe'])
+def classifier_file(request, tmp_path) -> tuple:
+    """(a tiny classifier saved as tools/train.py saves it, its state dict, linear probe?)."""
+    model = tiny_classifier(probe=request.param)
+    path = str(tmp_path / 'classifier.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 1}}, path)
+    return path, model.state_dict(), request.param
+
+
+def test_classifier_to_official_and_back_keeps_every_tensor(classifier_file, tmp_path):
+    src, state_dict, probe = classifier_file
+    convert_checkpoint(src, tmp_path / 'official.pth', 'official')
+    official = load_file(str(tmp_path / 'official.pth'))['model']
+    assert sorted(k for k in official if k.startswith('head.')) == OFFICIAL_HEAD[probe]
+    convert_checkpoint(tmp_path / 'official.pth', tmp_path / 'back.pth', 'mae_mm')
+    back = load_file(str(tmp_path / 'back.pth'))['state_dict']
+    assert sorted(back) == sorted(state_dict)
+    for key, value in state_dict.items():
+        assert back[key].dtype == value.dtype and torch.equal(back[key], value), key
+    tiny_classifier(probe).load_state_dict(back, strict=True)
 
 
 def test_backbone_export_at_another_size_loads_into_a_detection_vit(mae, mae_mm_file, tmp_path):
@@ -77,3 +105,22 @@ def test_cli_bad_size_fails_with_a_message(mae_mm_file, tmp_path):
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     assert 'img_size 50 is not a multiple of the checkpoint\'s patch size 8' in proc.stderr
     assert not osp.exists(tmp_path / 'x.pth')
+
+
+@pytest.mark.parametrize('classifier_file', [True], ids=['linprobe'], indirect=True)
+@pytest.mark.parametrize('to', ['mae_mm', 'official', 'backbone'])
+def test_cli_writes_a_classifiers_head_except_to_backbone(classifier_file, tmp_path, to):
+    src, state_dict, probe = classifier_file
+    dst = str(tmp_path / f'{to}.pth')
+    proc = run_convert(src, dst, '--to', to)
+    assert proc.returncode == 0, proc.stderr
+    head = OFFICIAL_HEAD[probe]
+    assert f'decoder 0 tensors, head {len(head)} tensors, other 0' in proc.stdout
+    written = read_checkpoint(dst)
+    if to == 'backbone':
+        assert f'left out (not part of the backbone format): {", ".join(head)}' in proc.stdout
+        assert written.head == {}
+    else:
+        assert 'left out' not in proc.stdout
+        assert f'({to} format, {len(state_dict)} tensors)' in proc.stdout
+        assert sorted(written.head) == head

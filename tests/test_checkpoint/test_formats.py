@@ -6,7 +6,7 @@ import torch
 from ckpt_helpers import mae, randomised, tiny_mae  # noqa: F401 (mae: a fixture)
 from mmpretrain.models import VisionTransformer
 
-from mae_mm.checkpoint import detect_format, read_checkpoint
+from mae_mm.checkpoint import detect_format, read_checkpoint, to_mae_mm
 from mae_mm.models import MAEViT
 
 HF_LAYER = {'norm1': 'layernorm_before', 'norm2': 'layernorm_after',
@@ -119,3 +119,23 @@ def test_a_detector_checkpoint_keeps_its_neck_and_heads_apart(mae):
     assert ckpt.format == 'mae_mm' and ckpt.decoder == {}
     assert sorted(ckpt.other) == ['neck.fpn1.0.weight', 'rpn_head.rpn_conv.weight']
     assert_same_tensors(ckpt.encoder, mae.backbone.state_dict())
+
+
+def test_an_mmpretrain_linear_probe_head_is_read_and_written_back():
+    """mmpretrain's ImageClassifier: ClsBatchNormNeck's neck.bn.* and LinearClsHead's head.fc.*
+    are the official linear probe's head.0.* and head.1.*."""
+    vit = VisionTransformer(arch=dict(embed_dims=32, num_layers=1, num_heads=4,
+                                      feedforward_channels=64), img_size=32, patch_size=8)
+    sd = {'backbone.' + k: v for k, v in vit.state_dict().items()}
+    bn = {'running_mean': torch.randn(32), 'running_var': torch.rand(32),
+          'num_batches_tracked': torch.tensor(7)}
+    fc = {'weight': torch.randn(10, 32), 'bias': torch.randn(10)}
+    sd.update({f'neck.bn.{k}': v for k, v in bn.items()})
+    sd.update({f'head.fc.{k}': v for k, v in fc.items()})
+    ckpt = read_checkpoint({'state_dict': sd, 'meta': {}})
+    assert ckpt.format == 'mmpretrain' and ckpt.other == {}
+    assert_same_tensors(ckpt.head, {**{f'head.0.{k}': v for k, v in bn.items()},
+                                    **{f'head.1.{k}': v for k, v in fc.items()}})
+    written = to_mae_mm(ckpt)['state_dict']
+    assert_same_tensors({k: v for k, v in written.items() if not k.startswith('backbone.')},
+                        {k: v for k, v in sd.items() if not k.startswith('backbone.')})

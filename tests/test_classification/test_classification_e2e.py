@@ -1,6 +1,7 @@
 """End to end: a tiny MAE pretraining checkpoint goes by --cfg-options into the tiny fine-tune
 and linear-probe configs, tools/train.py trains them on a generated ImageNet-layout folder of
-real digits, and tools/test.py reports top-1 / top-5 through mmpretrain's Accuracy."""
+real digits, and tools/test.py reports top-1 / top-5 through mmpretrain's Accuracy, the same
+for the trained checkpoint converted to facebookresearch/mae's layout."""
 import glob
 import os.path as osp
 import re
@@ -8,6 +9,7 @@ import re
 import pytest
 
 from conftest import REPO, read_scalars, run_tool
+from mae_mm.checkpoint import convert_checkpoint
 from mae_mm.datasets.digits import make_digits_imagenet
 
 pytestmark = pytest.mark.slow
@@ -18,6 +20,17 @@ def digits_root(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('digits'))
     make_digits_imagenet(root, img_size=32, max_per_split=20)
     return root
+
+
+def run_test(config: str, checkpoint: str, work_dir: str, data: list) -> tuple:
+    """tools/test.py's (top-1, top-5) for ``checkpoint``, as printed."""
+    test = run_tool('test.py', config, checkpoint, '--work-dir', work_dir, '--cfg-options', *data,
+                    'test_dataloader.batch_size=4')
+    out = test.stdout + test.stderr
+    top1 = re.search(r'accuracy/top1: ([\d.]+)', out)
+    top5 = re.search(r'accuracy/top5: ([\d.]+)', out)
+    assert top1 and top5, out[-3000:]
+    return top1.group(1), top5.group(1)
 
 
 @pytest.mark.parametrize('protocol', ['finetune', 'linprobe'])
@@ -42,14 +55,14 @@ def test_pretrained_checkpoint_trains_and_tests(protocol, tiny_pretrain_ckpt, di
     assert len(losses) == 20 and all(0 < loss < 10 for loss in losses)
 
     checkpoint = osp.join(work_dir, 'epoch_2.pth')
-    test = run_tool('test.py', config, checkpoint, '--work-dir', str(tmp_path / 'test'),
-                    '--cfg-options', *data[2:], 'test_dataloader.batch_size=4')
-    out = test.stdout + test.stderr
-    top1 = re.search(r'accuracy/top1: ([\d.]+)', out)
-    top5 = re.search(r'accuracy/top5: ([\d.]+)', out)
-    assert top1 and top5, out[-3000:]
-    assert 0 <= float(top1.group(1)) <= float(top5.group(1)) <= 100
+    top1, top5 = run_test(config, checkpoint, str(tmp_path / 'test'), data[2:])
+    assert 0 <= float(top1) <= float(top5) <= 100
     assert glob.glob(osp.join(str(tmp_path / 'test'), '*', '*.log'))
+    # the same classifier in facebookresearch/mae's layout (its head as head.* / head.0-1.*)
+    # is evaluated directly, to the same numbers
+    official = str(tmp_path / 'official.pth')
+    convert_checkpoint(checkpoint, official, 'official')
+    assert run_test(config, official, str(tmp_path / 'test_official'), data[2:]) == (top1, top5)
     if protocol != 'finetune':
         return
     # resuming reads the run's records after the backbone's init_cfg loaded its checkpoint

@@ -1,10 +1,12 @@
 """mae_mm against its peers: the same weights (converted) and the same mask give the same numbers.
 
 Peers: mmpretrain's MAE (loss, per-patch predictions, unmasked features) and timm's
-VisionTransformer (unmasked features). Relative errors are ||ours - peer|| / ||peer|| in fp32.
+VisionTransformer (unmasked features; a fine-tuned or linear-probe classifier's logits).
+Relative errors are ||ours - peer|| / ||peer|| in fp32.
 """
 import pytest
 import torch
+from conftest import image_classifier, set_running_stats
 from mmpretrain.models.selfsup import MAE as PeerMAE
 from mmpretrain.structures import DataSample
 from timm.models.vision_transformer import VisionTransformer as TimmViT
@@ -127,6 +129,36 @@ def test_timm_vit_loads_strictly_and_gives_the_same_features(global_pool, out_ty
                 'avg': peer.forward_head(tokens, pre_logits=True)}[out_type]
         got = ours(x)[0]
     assert got.shape == want.shape and rel_err(got, want) < 1e-5
+
+
+@pytest.mark.parametrize('probe', [False, True])
+def test_official_classifier_converted_gives_the_same_logits(probe):
+    """facebookresearch/mae's fine-tuned model (timm's ViT, global average pooling) or linear
+    probe (class token; head = BatchNorm1d without affine, then Linear), as its checkpoint
+    holds it, converted to mae_mm and loaded strictly into the classification configs'
+    ImageClassifier."""
+    torch.manual_seed(0)
+    peer = TimmViT(img_size=IMG, patch_size=PATCH, embed_dim=DIMS, depth=LAYERS, num_heads=HEADS,
+                   num_classes=10, global_pool='token' if probe else 'avg')
+    with torch.no_grad():
+        for p in peer.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    if probe:
+        peer.head = torch.nn.Sequential(torch.nn.BatchNorm1d(DIMS, affine=False, eps=1e-6),
+                                        peer.head)
+        set_running_stats(peer)
+    peer.eval()
+    ckpt = read_checkpoint({'model': peer.state_dict()})
+    assert ckpt.format == 'official' and ckpt.other == {}
+    assert len(ckpt.head) == (5 if probe else 2)
+    ours = image_classifier(dict(embed_dims=DIMS, num_layers=LAYERS, num_heads=HEADS,
+                                 patch_size=PATCH), IMG, 'cls' if probe else 'avg', probe=probe,
+                            fused_attn=False)
+    ours.load_state_dict(to_mae_mm(ckpt)['state_dict'], strict=True)
+    x = torch.randn(2, 3, IMG, IMG)
+    with torch.no_grad():
+        want, got = peer(x), ours(x, mode='tensor')
+    assert got.shape == want.shape == (2, 10) and rel_err(got, want) < 1e-5
 
 
 @pytest.mark.parametrize('grid', [(4, 4), (6, 5)])  # the tables' own grid, and resized to another
