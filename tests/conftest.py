@@ -41,16 +41,20 @@ def image_classifier(arch: dict, img_size: int, out_type: str, probe: bool = Fal
     """mmpretrain's ImageClassifier over ``mae_mm.MAEViT`` as the classification configs build
     it: a LinearClsHead on the feature, after a ClsBatchNormNeck without affine parameters if
     ``probe`` (linear probing); ``backbone`` are further MAEViT arguments. In eval mode."""
+    from mmengine.registry import DefaultScope
     from mmpretrain.models import ImageClassifier
     import mae_mm.models  # noqa: F401 (registers mae_mm.MAEViT)
     dims = arch['embed_dims']
     neck = dict(type='mmpretrain.ClsBatchNormNeck', input_features=dims, affine=False, eps=1e-6)
-    return ImageClassifier(
-        backbone=dict(type='mae_mm.MAEViT', arch=arch, img_size=img_size, out_type=out_type,
-                      **backbone),
-        neck=neck if probe else None,
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=num_classes,
-                  in_channels=dims)).eval()
+    # the parts it builds by default (data preprocessor, loss) are mmpretrain's, whichever
+    # scope an earlier test left current
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return ImageClassifier(
+            backbone=dict(type='mae_mm.MAEViT', arch=arch, img_size=img_size,
+                          out_type=out_type, **backbone),
+            neck=neck if probe else None,
+            head=dict(type='mmpretrain.LinearClsHead', num_classes=num_classes,
+                      in_channels=dims)).eval()
 
 
 def set_running_stats(model: torch.nn.Module) -> torch.nn.Module:
