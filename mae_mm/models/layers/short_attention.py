@@ -109,6 +109,17 @@ if triton is not None:
         return (p * (tl.dot(do, tl.trans(v)) - delta[:, None]) * scale).to(do.dtype)
 
     @triton.jit
+    def _tile(heads, tokens, head_dims: tl.constexpr, block: tl.constexpr, block_n: tl.constexpr):
+        """On a grid of (image, head, tile), tiles fastest: this program's (image, head) index,
+        its tile's rows, and the offsets of the head's first q and output elements."""
+        pid = tl.program_id(0) // (block_n // block)
+        rows = tl.program_id(0) % (block_n // block) * block + tl.arange(0, block)
+        image, head = pid // heads, pid % heads
+        heads_dims = heads * head_dims
+        return (pid, rows, image * tokens * 3 * heads_dims + head * head_dims,
+                image * tokens * heads_dims + head * head_dims)
+
+    @triton.jit
     def _fwd_kernel(qkv, out, lse, tokens, heads, scale: tl.constexpr, head_dims: tl.constexpr,
                     block: tl.constexpr):
         """Sequences of one tile: a program per (image, head)."""
@@ -135,12 +146,9 @@ if triton is not None:
                           head_dims: tl.constexpr, block: tl.constexpr, block_n: tl.constexpr):
         """Longer sequences: a program per (image, head, query tile) runs over the key tiles
         with a running softmax (flash attention's forward)."""
-        pid = tl.program_id(0) // (block_n // block)  # (image, head); its query tiles
-        tile = tl.program_id(0) % (block_n // block)
-        m = tile * block + tl.arange(0, block)  # this program's queries
-        image, head = pid // heads, pid % heads
+        pid, m, offset, out_offset = _tile(heads, tokens, head_dims, block, block_n)  # m: queries
         heads_dims = heads * head_dims
-        base = qkv + image * tokens * 3 * heads_dims + head * head_dims
+        base = qkv + offset
         q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
         row_max = tl.full((block,), float('-inf'), dtype=tl.float32)
         row_sum = tl.zeros((block,), dtype=tl.float32)
@@ -157,8 +165,7 @@ if triton is not None:
             row_sum = row_sum * rescale + tl.sum(p, axis=1)
             acc = acc * rescale[:, None] + tl.dot(p.to(v.dtype), v)
             row_max = new_max
-        _store_rows(out + image * tokens * heads_dims + head * head_dims,
-                    acc / row_sum[:, None], m, tokens, heads_dims, head_dims)
+        _store_rows(out + out_offset, acc / row_sum[:, None], m, tokens, heads_dims, head_dims)
         # every row of the tile, padding rows too (finite: their q is 0), for the backward
         tl.store(lse + pid * block_n + m, row_max + tl.log(row_sum))
 
@@ -194,13 +201,9 @@ if triton is not None:
                        head_dims: tl.constexpr, block: tl.constexpr, block_n: tl.constexpr):
         """Longer sequences, dk and dv: a program per (image, head, key tile) loops over the
         query tiles (:func:`_bwd_q_kernel` computes dq alongside)."""
-        pid = tl.program_id(0) // (block_n // block)
-        tile = tl.program_id(0) % (block_n // block)
-        n = tile * block + tl.arange(0, block)  # this program's keys
-        image, head = pid // heads, pid % heads
+        pid, n, offset, out_offset = _tile(heads, tokens, head_dims, block, block_n)  # n: keys
         heads_dims = heads * head_dims
-        base = qkv + image * tokens * 3 * heads_dims + head * head_dims
-        out_offset = image * tokens * heads_dims + head * head_dims
+        base = qkv + offset
         k = _load_rows(base + heads_dims, n, tokens, 3 * heads_dims, head_dims)
         v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
         dk = tl.zeros((block, head_dims), dtype=tl.float32)
@@ -214,22 +217,17 @@ if triton is not None:
             dv += tl.dot(tl.trans(p.to(do.dtype)), do)
             delta = tl.sum(do.to(tl.float32) * o.to(tl.float32), axis=1)
             dk += tl.dot(tl.trans(_dlogits(p, do, v, delta, scale)), q)
-        grad = grad_qkv + image * tokens * 3 * heads_dims + head * head_dims
-        _store_rows(grad + heads_dims, dk, n, tokens, 3 * heads_dims, head_dims)
-        _store_rows(grad + 2 * heads_dims, dv, n, tokens, 3 * heads_dims, head_dims)
+        _store_rows(grad_qkv + offset + heads_dims, dk, n, tokens, 3 * heads_dims, head_dims)
+        _store_rows(grad_qkv + offset + 2 * heads_dims, dv, n, tokens, 3 * heads_dims, head_dims)
 
     @triton.jit
     def _bwd_q_kernel(qkv, out, grad_out, lse, grad_qkv, tokens, heads, scale: tl.constexpr,
                       head_dims: tl.constexpr, block: tl.constexpr, block_n: tl.constexpr):
         """Longer sequences, dq: a program per (image, head, query tile) loops over the key
         tiles, recomputing the probabilities :func:`_bwd_kv_kernel` also computes."""
-        pid = tl.program_id(0) // (block_n // block)
-        tile = tl.program_id(0) % (block_n // block)
-        m = tile * block + tl.arange(0, block)  # this program's queries
-        image, head = pid // heads, pid % heads
+        pid, m, offset, out_offset = _tile(heads, tokens, head_dims, block, block_n)  # m: queries
         heads_dims = heads * head_dims
-        base = qkv + image * tokens * 3 * heads_dims + head * head_dims
-        out_offset = image * tokens * heads_dims + head * head_dims
+        base = qkv + offset
         q = _load_rows(base, m, tokens, 3 * heads_dims, head_dims)
         o = _load_rows(out + out_offset, m, tokens, heads_dims, head_dims)
         do = _load_rows(grad_out + out_offset, m, tokens, heads_dims, head_dims)
@@ -242,8 +240,7 @@ if triton is not None:
             v = _load_rows(base + 2 * heads_dims, n, tokens, 3 * heads_dims, head_dims)
             p = _probs(q, k, lse_rows, n, tokens, scale)
             dq += tl.dot(_dlogits(p, do, v, delta, scale), k)
-        _store_rows(grad_qkv + image * tokens * 3 * heads_dims + head * head_dims, dq, m,
-                    tokens, 3 * heads_dims, head_dims)
+        _store_rows(grad_qkv + offset, dq, m, tokens, 3 * heads_dims, head_dims)
 
     @triton_op('mae_mm::short_attention_fwd', mutates_args={})
     def _short_attention_fwd(qkv: torch.Tensor, num_heads: int, head_dims: int
