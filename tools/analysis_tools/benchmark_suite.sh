@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Every figure of docs/benchmarks.md in one command, on the machine it runs on:
 #   bash tools/analysis_tools/benchmark_suite.sh [OUT_DIR]
-# With CUDA (about 60 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
+# With CUDA (about 70 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
 # and compiled), each optimisation on and off (ViT-B; the fp32 residual stream and the
-# short-sequence attention kernel for ViT-L too, also given the decoder's 197 tokens), ViT-L
-# at batch 256 and 384, each attention kernel at MAE's shapes (run name "attention"), Table 2
-# for ViT-L (batch 128 and 256) and ViT-H, the data pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also predicting
-# every patch), Table 2 for ViT-B, the pipeline.
+# short-sequence attention kernel for ViT-L too, also given the decoder's 197 tokens; GELU
+# recomputed in the backward), ViT-L at batch 256 and 384, each attention kernel at MAE's
+# shapes (run name "attention"), Table 2 for ViT-L (batch 128 and 256) and ViT-H, the data
+# pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also predicting every patch),
+# Table 2 for ViT-B, the pipeline.
 # Then prints the tables (benchmark_report.py). ONLY="name ..." runs just those runs, e.g. to
 # fit a short GPU lease: ONLY="l_bf16_compile h_bf16_compile l_table2" bash ...
 set -euo pipefail
@@ -47,6 +48,11 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     # the kernel also for the decoder's 197 tokens (not yet the models' default)
     bench b512_short_attn_256 "$B" --batch 512 "${G[@]}" --no-peer --compile --short-attn-tokens 256
     bench l256_short_attn_256 "$L" --batch 256 "${G[@]}" --no-peer --compile --short-attn-tokens 256
+    # GELU recomputed in the compiled backward (model.compile.recompute_gelu), and with the above
+    RG=(--cfg-options model.compile.recompute_gelu=True)
+    bench b512_recompute_gelu "$B" --batch 512 "${G[@]}" --compile "${RG[@]}"
+    bench b512_short_attn_256_recompute_gelu "$B" --batch 512 "${G[@]}" --compile \
+        --short-attn-tokens 256 "${RG[@]}"
     bench l384_bf16_compile "$L" --batch 384 "${G[@]}" --no-peer --compile
     bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
     bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer --eager \

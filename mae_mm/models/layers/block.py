@@ -4,6 +4,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 from .attention import Attention
 from .drop_path import DropPath
@@ -18,16 +19,29 @@ def bf16_stream(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 class Mlp(nn.Module):
-    """fc1 -> GELU -> fc2, the official parameter names."""
+    """fc1 -> GELU -> fc2, the official parameter names.
 
-    def __init__(self, embed_dims: int, hidden_dims: int) -> None:
+    Args:
+        embed_dims (int): Input and output width.
+        hidden_dims (int): Width of the hidden layer.
+        recompute_act (bool): Under torch.compile, keep only fc1's output for the backward
+            pass and recompute GELU there. The compiled graph otherwise keeps GELU's output
+            too (fc2's weight gradient reads it), two hidden-width tensors a block. Eager
+            runs are unaffected. Defaults to False.
+    """
+
+    def __init__(self, embed_dims: int, hidden_dims: int, recompute_act: bool = False) -> None:
         super().__init__()
         self.fc1 = nn.Linear(embed_dims, hidden_dims)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
+        self.recompute_act = recompute_act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        h = self.fc1(x)  # (..., hidden_dims)
+        if self.recompute_act and torch.compiler.is_compiling():
+            return self.fc2(checkpoint(self.act, h, use_reentrant=False))
+        return self.fc2(self.act(h))
 
 
 class LayerScale(nn.Module):
