@@ -64,9 +64,10 @@ class MAE(BaseModel):
         head = dict(head)
         head.setdefault('patch_size', patch_embed.patch_size)
         self.head = build_model(head)
+        recompute_gelu = bool((self.compile_cfg or {}).get('recompute_gelu'))
         for module in self.modules():
             if isinstance(module, Mlp):
-                module.recompute_act = bool((self.compile_cfg or {}).get('recompute_gelu'))
+                module.recompute_act = recompute_gelu
 
     def _masks(self, data_samples: Optional[list]) -> Union[torch.Tensor, bool]:
         """(B, L) masks carried by the data samples, or True to let the backbone draw them."""

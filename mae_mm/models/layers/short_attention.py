@@ -186,9 +186,8 @@ if triton is not None:
         do = _load_rows(grad_out + out_offset, n, tokens, heads_dims, head_dims)
         p = _probs(q, k, tl.load(lse + pid * block + n), n, tokens, scale)  # (block, block)
         dv = tl.dot(tl.trans(p.to(do.dtype)), do)
-        dp = tl.dot(do, tl.trans(v))
         delta = tl.sum(do.to(tl.float32) * o.to(tl.float32), axis=1)
-        ds = (p * (dp - delta[:, None]) * scale).to(q.dtype)  # d loss / d logits
+        ds = _dlogits(p, do, v, delta, scale)
         dq = tl.dot(ds, k)
         dk = tl.dot(tl.trans(ds), q)
         grad = grad_qkv + image * tokens * 3 * heads_dims + head * head_dims
