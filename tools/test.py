@@ -7,9 +7,10 @@ mmpretrain), converted to mae_mm's layout in memory; either is loaded strictly.
 import argparse
 
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner, load_state_dict
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from mae_mm.checkpoint import mmengine_checkpoint_globals, read_checkpoint, to_mae_mm
+from mae_mm.checkpoint import load_file, mmengine_checkpoint_globals, read_checkpoint, to_mae_mm
 from mae_mm.engine.cli import add_common_args, build_runner, load_config
 
 
@@ -25,8 +26,8 @@ def parse_args() -> argparse.Namespace:
 def load_strictly(runner: Runner, path: str) -> None:
     """Load the checkpoint ``path`` into the runner's model, every key of both matching.
 
-    mae_mm's own checkpoints load as MMEngine loads them; one of another format is converted
-    to mae_mm's (``backbone.*``, ``head.fc.*``, ``neck.bn.*``) and loaded the same way.
+    The file is read once: mae_mm's own checkpoints load as MMEngine loads them; one of another
+    format is converted to mae_mm's (``backbone.*``, ``head.fc.*``, ``neck.bn.*``) first.
 
     Args:
         runner (Runner): The runner whose model is tested.
@@ -35,19 +36,18 @@ def load_strictly(runner: Runner, path: str) -> None:
     Raises:
         RuntimeError: Keys missing from or unexpected in the checkpoint, or of another shape.
     """
+    loaded = load_file(path)
     try:
-        ckpt = read_checkpoint(path)
+        ckpt = read_checkpoint(loaded)
     except (TypeError, ValueError):  # no ViT checkpoint mae_mm reads: the strict load says why
-        ckpt = None
-    if ckpt is None or ckpt.format == 'mae_mm':
         runner.load_checkpoint(path, strict=True)
         return
-    checkpoint = to_mae_mm(ckpt)
-    runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)  # as Runner.load_checkpoint
+    checkpoint = loaded if ckpt.format == 'mae_mm' else to_mae_mm(ckpt)
+    # the steps of Runner.load_checkpoint, on the checkpoint in hand
+    runner.call_hook('after_load_checkpoint', checkpoint=checkpoint)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    load_state_dict(model, checkpoint['state_dict'], strict=True, logger=runner.logger)
-    runner.logger.info(f'Load checkpoint from {path} ({ckpt.format} format, converted to '
-                       f'mae_mm\'s layout)')
+    _load_checkpoint_to_model(model, checkpoint, strict=True)
+    runner.logger.info(f'Load checkpoint from {path} ({ckpt.format} format)')
 
 
 def main() -> None:
