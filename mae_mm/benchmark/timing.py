@@ -1,7 +1,7 @@
 """Timing and device-peak helpers for benchmarks (median of steps after warm-up)."""
 import statistics
 import time
-from typing import Callable, List
+from typing import Callable, Iterable, List
 
 import torch
 
@@ -50,3 +50,25 @@ def matmul_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 8192
         a @ b
     times = time_steps(lambda: a @ b, device, repeat)
     return 2 * size**3 / median(times)
+
+
+def storage_bytes(tensors: Iterable[torch.Tensor]) -> int:
+    """Bytes of the distinct storages behind ``tensors`` (views and tied weights once)."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
+
+
+def own_peak_bytes(step: Callable, device: torch.device, n: int,
+                   own: Iterable[torch.Tensor]) -> int:
+    """Peak device memory of training one model, whatever else the device holds.
+
+    Runs ``n`` steps and takes the most they allocated on top of what was resident before
+    (another model's weights and optimizer state included), plus the bytes of ``own``: the
+    tensors of this model resident before its first step (its parameters, the batch). Its
+    optimizer state, created by the first step, is in the former.
+    """
+    synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    time_steps(step, device, n)
+    return torch.cuda.max_memory_allocated(device) - before + storage_bytes(own)

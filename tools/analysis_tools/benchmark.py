@@ -12,7 +12,9 @@ is the median over rounds after warm-up. Utilisation (MFU) is the analytic FLOPs
 step (3 x forward; encoder on visible tokens, decoder on all) over the measured peak of a
 matrix multiply at the same precision. ``--table2`` adds the paper's Table 2: the encoder
 with mask tokens vs without, decoder depth 8 vs 1. ``--pipeline`` measures the data
-pipeline per worker and the share of the masking transform.
+pipeline per worker and the share of the masking transform. Peak memory is each model's own
+(its weights, the batch, what its steps allocate), not counting the other model resident
+beside it on the GPU; on the CPU each model is measured in a process of its own.
 """
 import argparse
 import copy
@@ -20,7 +22,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -32,8 +34,8 @@ from mae_mm.benchmark.flops import mae_train_flops
 from mae_mm.models.layers import short_attention
 from mae_mm.benchmark.models import (PredictEveryPatchMAE, build_mmpretrain_mae, make_step,
                                      optim_wrapper_cfg, size_of)
-from mae_mm.benchmark.timing import (matmul_peak_flops, median, synchronize, time_block,
-                                      time_steps)
+from mae_mm.benchmark.timing import (matmul_peak_flops, median, own_peak_bytes, synchronize,
+                                      time_block, time_steps)
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
@@ -106,17 +108,20 @@ def build_peer(size: dict, cfg: Config, device: torch.device) -> torch.nn.Module
     return peer
 
 
-def run_rounds(steps: Dict[str, Callable], args: argparse.Namespace,
-               device: torch.device) -> Dict[str, dict]:
+def run_rounds(steps: Dict[str, Callable], args: argparse.Namespace, device: torch.device,
+               own: Dict[str, List[torch.Tensor]]) -> Dict[str, dict]:
     """Warm each step up, then time them in alternating rounds of back-to-back steps:
-    the median over rounds of seconds per step."""
+    the median over rounds of seconds per step. On CUDA, a model's peak memory is taken
+    over its warm-up and counts only its own: ``own[name]`` (its parameters and batch) and
+    what its steps allocate, not the other models' weights and optimizer states resident
+    beside it."""
     results = {name: dict(times=[]) for name in steps}
     for name, step in steps.items():
         if device.type == 'cuda':
-            torch.cuda.reset_peak_memory_stats(device)
-        time_steps(step, device, args.warmup)
-        if device.type == 'cuda':
-            results[name]['peak_mem_gib'] = torch.cuda.max_memory_allocated(device) / 2**30
+            peak = own_peak_bytes(step, device, args.warmup, own[name])
+            results[name]['peak_mem_gib'] = peak / 2**30
+        else:
+            time_steps(step, device, args.warmup)
     for _ in range(args.rounds):
         for name, step in steps.items():
             results[name]['times'].append(time_block(step, device, args.steps))
@@ -127,17 +132,21 @@ def run_rounds(steps: Dict[str, Callable], args: argparse.Namespace,
 
 
 def train_steps(models: Dict[str, torch.nn.Module], size: dict, cfg: Config,
-                args: argparse.Namespace, device: torch.device) -> Dict[str, Callable]:
+                args: argparse.Namespace, device: torch.device
+                ) -> Tuple[Dict[str, Callable], Dict[str, List[torch.Tensor]]]:
     """A step closure per model on one shared synthetic batch (mae_mm gets pipeline masks),
-    each through the optimizer wrapper it trains with (the config's / mmpretrain's recipe)."""
+    each through the optimizer wrapper it trains with (the config's / mmpretrain's recipe);
+    and per model the tensors of its own resident before its first step (its parameters and
+    the batch)."""
     inputs = torch.randn(args.batch, 3, size['img_size'], size['img_size'], device=device)
-    steps = {}
+    steps, own = {}, {}
     for name, model in models.items():
         ours = name != 'mmpretrain'
         wrapper = optim_wrapper_cfg(cfg.optim_wrapper, args.precision, ours,
                                     not args.no_fused_adamw)
         steps[name] = make_step(model, inputs, wrapper, with_masks=ours)
-    return steps
+        own[name] = [*model.parameters(), inputs]
+    return steps, own
 
 
 def cpu_peak_memory(name: str) -> float:
@@ -162,7 +171,7 @@ def memory_child(cfg: Config, args: argparse.Namespace) -> None:
     size = size_of(cfg.model, ours)
     model = ours if args.memory_child == 'mae_mm' else build_peer(size, cfg, torch.device('cpu'))
     del ours
-    steps = train_steps({args.memory_child: model}, size, cfg, args, torch.device('cpu'))
+    steps, _ = train_steps({args.memory_child: model}, size, cfg, args, torch.device('cpu'))
     step = steps[args.memory_child]
     step()
     step()
@@ -180,7 +189,8 @@ def table2(cfg: Config, args: argparse.Namespace, device: torch.device) -> list:
             'visible_only': build_ours(cfg, args, neck=dict(decoder_depth=depth)),
         }
         variants = {k: v.to(device).train() for k, v in variants.items()}
-        res = run_rounds(train_steps(variants, size, cfg, args, device), args, device)
+        steps, own = train_steps(variants, size, cfg, args, device)
+        res = run_rounds(steps, args, device, own)
         rows.append(dict(decoder_depth=depth, mask_token_step_s=res['mask_tokens']['step_s'],
                          visible_step_s=res['visible_only']['step_s'],
                          speedup=res['mask_tokens']['step_s'] / res['visible_only']['step_s']))
@@ -223,8 +233,8 @@ def main() -> None:
                          f'ablation')
     if not args.no_peer:
         models['mmpretrain'] = build_peer(size, cfg, device)
-    steps = train_steps(models, size, cfg, args, device)
-    results = run_rounds(steps, args, device)
+    steps, own = train_steps(models, size, cfg, args, device)
+    results = run_rounds(steps, args, device, own)
     if device.type == 'cpu':
         for name in results:
             results[name]['peak_mem_gib'] = cpu_peak_memory(name)
