@@ -1,5 +1,6 @@
 """Speed options leave the numerics unchanged: compiled vs eager, bf16 wrapper semantics."""
 import copy
+from collections import Counter
 
 import pytest
 import torch
@@ -33,16 +34,21 @@ def grads_of(model: MAE, loss: torch.Tensor) -> dict:
     return dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
 
 
-def saved_for_backward(model: MAE) -> int:
-    """Bytes the graph of the fixed batch's loss keeps for backward."""
+def saved_groups(model: MAE) -> Counter:
+    """Bytes the graph of the fixed batch's loss keeps for backward, by (shape, dtype)."""
     x, samples = fixed_batch()
     groups = saved_activations(lambda: model.loss(x, samples)['loss'], [*model.parameters(), x])
-    return sum(g.nbytes for g in groups)
+    return Counter({(g.shape, g.dtype): g.nbytes for g in groups})
+
+
+def saved_for_backward(model: MAE) -> int:
+    """Bytes the graph of the fixed batch's loss keeps for backward."""
+    return sum(saved_groups(model).values())
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('compile', [True, dict(activation_memory_budget=0.1),
-                                     dict(recompute_gelu=True)])
+                                     dict(recompute_gelu=True, recompute_norm=True)])
 def test_compiled_model_matches_eager(compile):
     """model.compile (with or without recomputation): the same loss and gradients for every
     parameter, the same state dict."""
@@ -78,6 +84,25 @@ def test_recompute_gelu_keeps_only_the_hidden_layer_input():
     gelu_outputs = 4 * (2 * 2 * 5 * 128 + 2 * 12 * 64)
     assert saved_for_backward(tiny_mae(compile=True)) - gelu_outputs == saved_for_backward(
         tiny_mae(compile=dict(recompute_gelu=True)))
+
+
+@pytest.mark.slow
+def test_recompute_norm_keeps_only_the_norm_inputs():
+    """recompute_norm: the compiled graph no longer keeps the blocks' LayerNorm outputs (fp32:
+    the encoder's 2 x 2 on 2 x 5 tokens, width 32; the decoder's norm1 on all 2 x 17 tokens
+    and norm2 on the 2 x 12 it predicts, width 16) nor their per-token statistics, and keeps
+    nothing in their place."""
+    before = saved_groups(tiny_mae(compile=True))
+    after = saved_groups(tiny_mae(compile=dict(recompute_norm=True)))
+    assert not after - before
+    removed = before - after
+    outputs = {key: n for key, n in removed.items() if key[0][-1] != 1}
+    assert outputs == {((10, 32), torch.float32): 4 * 10 * 32 * 4,
+                       ((34, 16), torch.float32): 34 * 16 * 4,
+                       ((24, 16), torch.float32): 24 * 16 * 4}
+    assert set(removed) - set(outputs) <= {((2, 5, 1), torch.float32),
+                                           ((2, 17, 1), torch.float32),
+                                           ((2, 12, 1), torch.float32)}
 
 
 def test_compile_option_is_checked():

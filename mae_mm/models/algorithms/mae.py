@@ -5,7 +5,7 @@ import torch
 from mmengine.model import BaseModel
 
 from mae_mm.registry import MODELS, build_model
-from ..layers import Mlp, check_mask_counts, masked_ids
+from ..layers import Block, Mlp, check_mask_counts, masked_ids
 from .memory_budget import inductor_with_memory_budget
 
 
@@ -28,11 +28,12 @@ class MAE(BaseModel):
             and optionally ``activation_memory_budget`` (float in (0, 1]): the share of the
             default saved activations the compiled graph may keep for backward; below 1 it
             recomputes the cheapest of the rest (0.9: ViT-B/16 peak memory -33% for -5%
-            speed on an H100); and ``recompute_gelu`` (bool): every MLP keeps only its
+            speed on an H100); ``recompute_gelu`` (bool): every MLP keeps only its
             hidden layer's input to GELU for backward (see :class:`Mlp`; ViT-B/16 at batch
-            512: -4.7 GiB saved, ``tools/analysis_tools/saved_activations.py``). The
-            parameters and their names are untouched, so checkpoints stay the same.
-            Defaults to False.
+            512: -4.7 GiB saved, ``tools/analysis_tools/saved_activations.py``); and
+            ``recompute_norm`` (bool): every block keeps only its LayerNorms' inputs (see
+            :class:`Block`). The parameters and their names are untouched, so checkpoints
+            stay the same. Defaults to False.
         init_cfg (dict, optional): Passed to :class:`BaseModel`.
     """
 
@@ -65,9 +66,12 @@ class MAE(BaseModel):
         head.setdefault('patch_size', patch_embed.patch_size)
         self.head = build_model(head)
         recompute_gelu = bool((self.compile_cfg or {}).get('recompute_gelu'))
+        recompute_norm = bool((self.compile_cfg or {}).get('recompute_norm'))
         for module in self.modules():
             if isinstance(module, Mlp):
                 module.recompute_act = recompute_gelu
+            if isinstance(module, Block):
+                module.recompute_norm = recompute_norm
 
     def _masks(self, data_samples: Optional[list]) -> Union[torch.Tensor, bool]:
         """(B, L) masks carried by the data samples, or True to let the backbone draw them."""
@@ -132,6 +136,7 @@ def compiled_masked_loss(fn: Callable, options: dict) -> Callable:
     if key not in _COMPILED:
         options = dict(options)
         options.pop('recompute_gelu', None)  # applied by the model's MLPs
+        options.pop('recompute_norm', None)  # and blocks
         budget = options.pop('activation_memory_budget', None)
         if budget is not None:
             options['backend'] = inductor_with_memory_budget(budget)

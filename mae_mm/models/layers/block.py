@@ -91,6 +91,11 @@ class Block(nn.Module):
         rel_pos_size (tuple, optional): Grid for decomposed relative positions.
         rel_pos_bias_size (tuple, optional): Grid for BEiT's relative position bias.
         short_attn (bool): See :class:`Attention`.
+        recompute_norm (bool): Under torch.compile, keep only the inputs of ``norm1`` and
+            ``norm2`` for the backward pass and recompute their outputs there. The compiled
+            graph otherwise keeps both outputs too (the weight gradients of ``qkv`` and
+            ``fc1`` read them), two token-width tensors a block. Eager runs are unaffected.
+            Defaults to False.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -98,9 +103,10 @@ class Block(nn.Module):
                  layer_scale_init: float = 0.0, fused_attn: bool = True, window_size: int = 0,
                  rel_pos_size: Optional[Tuple[int, int]] = None,
                  rel_pos_bias_size: Optional[Tuple[int, int]] = None,
-                 short_attn: bool = True) -> None:
+                 short_attn: bool = True, recompute_norm: bool = False) -> None:
         super().__init__()
         self.window_size = window_size
+        self.recompute_norm = recompute_norm
         if window_size > 0 and rel_pos_size is not None:
             rel_pos_size = (window_size, window_size)
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
@@ -111,6 +117,11 @@ class Block(nn.Module):
         self.mlp = Mlp(embed_dims, int(embed_dims * mlp_ratio))
         self.ls2 = LayerScale(embed_dims, layer_scale_init) if layer_scale_init > 0 else nn.Identity()
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def _norm(self, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.recompute_norm and torch.compiler.is_compiling():
+            return checkpoint(norm, x, use_reentrant=False)
+        return norm(x)
 
     def _attend(self, x: torch.Tensor, grid: Optional[Tuple[int, int]]) -> torch.Tensor:
         if self.window_size <= 0:
@@ -130,12 +141,12 @@ class Block(nn.Module):
         """
         dtype = x.dtype  # kept: a bf16 stream stays bf16 through an fp32 LayerScale
         if keep is None:
-            x = x + self.drop_path(self.ls1(self._attend(self.norm1(x), grid)))
+            x = x + self.drop_path(self.ls1(self._attend(self._norm(self.norm1, x), grid)))
         else:
             if self.window_size > 0:
                 raise ValueError('a block with window attention computes every token; pass '
                                  'keep=None')
-            h = self.norm1(x)
+            h = self._norm(self.norm1, x)
             x = gather_tokens(x, keep) + self.drop_path(
                 self.ls1(self.attn(h, grid, queries=gather_tokens(h, keep))))
-        return (x + self.drop_path(self.ls2(self.mlp(self.norm2(x))))).to(dtype)
+        return (x + self.drop_path(self.ls2(self.mlp(self._norm(self.norm2, x))))).to(dtype)
