@@ -6,6 +6,9 @@ with it before the random crops, flips and masks run. A sample's augmentation th
 on nothing else: resuming mid-run, changing the number of workers, or splitting the batch
 over processes reproduces it exactly.
 """
+from typing import Iterator
+
+from mmengine.dataset import ClassBalancedDataset as MMEngineClassBalancedDataset
 from mmengine.dataset import DefaultSampler
 
 from mae_mm.registry import DATA_SAMPLERS
@@ -48,9 +51,33 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     return (x * 0x846CA68B) & 0xFFFFFFFF
 
 
+def _wrapped(dataset) -> Iterator:
+    """``dataset`` and every dataset it wraps (``.dataset`` / ``.datasets``), outermost first."""
+    yield dataset
+    for inner in [getattr(dataset, 'dataset', None), *getattr(dataset, 'datasets', [])]:
+        if inner is not None:
+            yield from _wrapped(inner)
+
+
 @DATA_SAMPLERS.register_module()
 class SeededSampler(DefaultSampler):
-    """MMEngine's ``DefaultSampler`` (same arguments and order) with per-sample seeds."""
+    """MMEngine's ``DefaultSampler`` (same arguments and order) with per-sample seeds.
+
+    Raises:
+        TypeError: The dataset is, or wraps, MMEngine's ``ClassBalancedDataset``, which drops
+            the seeds; ``mae_mm.ClassBalancedDataset`` keeps them.
+    """
+
+    def __init__(self, dataset, *args, **kwargs) -> None:
+        from .class_balanced import ClassBalancedDataset
+        for inner in _wrapped(dataset):
+            if (isinstance(inner, MMEngineClassBalancedDataset)
+                    and not isinstance(inner, ClassBalancedDataset)):
+                raise TypeError("MMEngine's ClassBalancedDataset drops the per-sample seeds of "
+                                "mae_mm.SeededSampler, so augmentations would not repeat after "
+                                "a resume; use dict(type='mae_mm.ClassBalancedDataset', ...) "
+                                "(same arguments)")
+        super().__init__(dataset, *args, **kwargs)
 
     def __iter__(self):
         for index in super().__iter__():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mae_mm.datasets import SampleIndex, SeededSampler
+from mae_mm.datasets import ClassBalancedDataset, SampleIndex, SeededSampler
 from mae_mm.datasets.transforms import LoadImageFromFile, RandomMasking, SeedSample
 from mae_mm.engine.preflight import check_data_roots
 from mae_mm.models import MAEViT
@@ -88,18 +88,41 @@ def test_seeded_sampler_makes_augmentation_a_function_of_seed_epoch_index():
     assert isinstance(idx, SampleIndex) and int(idx) == idx
 
 
+def _three_image_dataset(root) -> dict:
+    (root / 'cls').mkdir()
+    for name in ('a.png', 'b.png', 'c.png'):
+        (root / 'cls' / name).write_bytes(b'')
+    return dict(data_root=str(root), pipeline=[SeedSample()], lazy_init=False)
+
+
 def test_the_seed_reaches_the_sample_through_dataset_wrappers(tmp_path):
-    """RepeatDataset and ConcatDataset map the index with % and -; a plain int lost the seed,
-    and crops and masks came from the worker's random state instead."""
+    """RepeatDataset and ConcatDataset map the index with % and -, ClassBalancedDataset looks
+    it up in a list; a plain int lost the seed, and crops and masks came from the worker's
+    random state instead."""
     from mmengine.dataset import ConcatDataset, RepeatDataset
     from mmpretrain.datasets import CustomDataset
-    (tmp_path / 'cls').mkdir()
-    for name in ('a.png', 'b.png', 'c.png'):
-        (tmp_path / 'cls' / name).write_bytes(b'')
-    data = dict(data_root=str(tmp_path), pipeline=[SeedSample()], lazy_init=False)
+    data = _three_image_dataset(tmp_path)
     repeated = RepeatDataset(CustomDataset(**data), times=4)
     concat = ConcatDataset([CustomDataset(**data), CustomDataset(**data)])
-    for dataset, index in ((repeated, 10), (concat, 4), (concat, 1)):
+    balanced = ClassBalancedDataset(CustomDataset(**data), oversample_thr=4.0)
+    assert len(balanced) == 6  # one class: every image repeated sqrt(4 / 1) times
+    for dataset, index in ((repeated, 10), (concat, 4), (concat, 1), (balanced, 5)):
         sample_idx = dataset[SampleIndex(index, seed=7)]['sample_idx']
         assert getattr(sample_idx, 'seed', None) == 7, (type(dataset).__name__, index)
+    assert type(balanced[5]['sample_idx']) is int  # an index without a seed stays plain
+
+
+def test_seeded_sampler_refuses_mmengines_class_balanced_dataset(tmp_path):
+    from mmengine.dataset import ClassBalancedDataset as MMEngineClassBalancedDataset
+    from mmengine.dataset import RepeatDataset
+    from mmpretrain.datasets import CustomDataset
+    data = _three_image_dataset(tmp_path)
+    balanced = dict(type='ClassBalancedDataset', oversample_thr=4.0,
+                    dataset=dict(type='mmpretrain.CustomDataset', **data))
+    for dataset in (MMEngineClassBalancedDataset(CustomDataset(**data), 4.0),
+                    RepeatDataset(balanced, times=2)):  # also wrapped, as a config nests it
+        with pytest.raises(TypeError, match=r"use dict\(type='mae_mm.ClassBalancedDataset'"):
+            SeededSampler(dataset, seed=0)
+    SeededSampler(RepeatDataset(dict(balanced, type='mae_mm.ClassBalancedDataset'), times=2),
+                  seed=0)
 
