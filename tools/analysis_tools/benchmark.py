@@ -261,7 +261,7 @@ def main() -> None:
                short_attn=not args.no_short_attn,
                short_attn_tokens=short_attention.MAX_TOKENS, with_cp=args.with_cp,
                predict_all=args.predict_all,
-               fused_adamw=not args.no_fused_adamw,
+               fused_adamw=not args.no_fused_adamw, peak_memory='own',
                cfg_options=args.cfg_options,
                gflop_per_img=flops / 1e9, peak_tflops=peak / 1e12,
                results=results)
