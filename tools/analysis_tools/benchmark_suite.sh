@@ -3,8 +3,8 @@
 #   bash tools/analysis_tools/benchmark_suite.sh [OUT_DIR]
 # With CUDA (about 70 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
 # and compiled), each optimisation on and off (ViT-B; the fp32 residual stream and the
-# short-sequence attention kernel for ViT-L too, also given the decoder's 197 tokens; GELU
-# recomputed in the backward), ViT-L at batch 256 and 384, each attention kernel at MAE's
+# short-sequence attention kernel for ViT-L too, also given the decoder's 197 tokens; GELU and
+# LayerNorm outputs recomputed in the backward, ViT-B/L/H), ViT-L at batch 256 and 384, each attention kernel at MAE's
 # shapes (run name "attention"), Table 2 for ViT-L (batch 128 and 256) and ViT-H, the data
 # pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also predicting every patch),
 # Table 2 for ViT-B, the pipeline.
@@ -48,11 +48,19 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     # the kernel also for the decoder's 197 tokens (not yet the models' default)
     bench b512_short_attn_256 "$B" --batch 512 "${G[@]}" --no-peer --compile --short-attn-tokens 256
     bench l256_short_attn_256 "$L" --batch 256 "${G[@]}" --no-peer --compile --short-attn-tokens 256
-    # GELU recomputed in the compiled backward (model.compile.recompute_gelu), and with the above
+    # memory: GELU's / the LayerNorms' outputs recomputed in the compiled backward
+    # (model.compile.recompute_gelu / recompute_norm), beside mmpretrain at the same batch
     RG=(--cfg-options model.compile.recompute_gelu=True)
+    RA=(--cfg-options model.compile.recompute_gelu=True model.compile.recompute_norm=True)
     bench b512_recompute_gelu "$B" --batch 512 "${G[@]}" --compile "${RG[@]}"
+    bench b512_recompute_norm "$B" --batch 512 "${G[@]}" --no-peer --compile \
+        --cfg-options model.compile.recompute_norm=True
     bench b512_short_attn_256_recompute_gelu "$B" --batch 512 "${G[@]}" --compile \
         --short-attn-tokens 256 "${RG[@]}"
+    bench l256_bf16_compile_peer "$L" --batch 256 "${G[@]}" --compile
+    bench l256_recompute_gelu "$L" --batch 256 "${G[@]}" --no-peer --compile "${RG[@]}"
+    bench h_recompute_gelu "$H" --batch 64 "${G[@]}" --no-peer --compile "${RG[@]}"
+    bench h_recompute_all "$H" --batch 64 "${G[@]}" --no-peer --compile "${RA[@]}"
     bench l384_bf16_compile "$L" --batch 384 "${G[@]}" --no-peer --compile
     bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
     bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer --eager \
