@@ -18,6 +18,14 @@ def bf16_stream(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return x.to(dtype) if dtype == torch.bfloat16 else x
 
 
+def recomputed(fn: nn.Module, x: torch.Tensor, enabled: bool) -> torch.Tensor:
+    """``fn(x)``; when ``enabled`` and under torch.compile, the compiled backward recomputes
+    the output from ``x`` instead of keeping it. Eager runs are unaffected."""
+    if enabled and torch.compiler.is_compiling():
+        return checkpoint(fn, x, use_reentrant=False)
+    return fn(x)
+
+
 class Mlp(nn.Module):
     """fc1 -> GELU -> fc2, the official parameter names.
 
@@ -39,9 +47,7 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fc1(x)  # (..., hidden_dims)
-        if self.recompute_act and torch.compiler.is_compiling():
-            return self.fc2(checkpoint(self.act, h, use_reentrant=False))
-        return self.fc2(self.act(h))
+        return self.fc2(recomputed(self.act, h, self.recompute_act))
 
 
 class LayerScale(nn.Module):
@@ -118,11 +124,6 @@ class Block(nn.Module):
         self.ls2 = LayerScale(embed_dims, layer_scale_init) if layer_scale_init > 0 else nn.Identity()
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def _norm(self, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.recompute_norm and torch.compiler.is_compiling():
-            return checkpoint(norm, x, use_reentrant=False)
-        return norm(x)
-
     def _attend(self, x: torch.Tensor, grid: Optional[Tuple[int, int]]) -> torch.Tensor:
         if self.window_size <= 0:
             return self.attn(x, grid)
@@ -140,13 +141,14 @@ class Block(nn.Module):
         for about K / N of the work. Global attention only.
         """
         dtype = x.dtype  # kept: a bf16 stream stays bf16 through an fp32 LayerScale
+        if keep is not None and self.window_size > 0:
+            raise ValueError('a block with window attention computes every token; pass '
+                             'keep=None')
+        h = recomputed(self.norm1, x, self.recompute_norm)
         if keep is None:
-            x = x + self.drop_path(self.ls1(self._attend(self._norm(self.norm1, x), grid)))
+            x = x + self.drop_path(self.ls1(self._attend(h, grid)))
         else:
-            if self.window_size > 0:
-                raise ValueError('a block with window attention computes every token; pass '
-                                 'keep=None')
-            h = self._norm(self.norm1, x)
             x = gather_tokens(x, keep) + self.drop_path(
                 self.ls1(self.attn(h, grid, queries=gather_tokens(h, keep))))
-        return (x + self.drop_path(self.ls2(self.mlp(self._norm(self.norm2, x))))).to(dtype)
+        h = recomputed(self.norm2, x, self.recompute_norm)
+        return (x + self.drop_path(self.ls2(self.mlp(h)))).to(dtype)
