@@ -42,3 +42,33 @@ def test_mask_token_encoder_flops_count_every_patch(tmp_path):
     expected = mae_train_flops(64, 48, 8, 3, 192, 6, 128, 2, mask_tokens_in_encoder=True)
     assert json.loads(out.read_text())['gflop_per_img'] == pytest.approx(expected / 1e9)
     assert expected > mae_train_flops(64, 48, 8, 3, 192, 6, 128, 2)
+
+
+def _gpu_run(tmp_path, name, batch, img_s, peak, peer=None, peak_memory='own', **extra):
+    results = {'mae_mm': dict(img_s=img_s, mfu=0.3, peak_mem_gib=peak)}
+    if peer:
+        results['mmpretrain'] = dict(img_s=peer[0], mfu=0.1, peak_mem_gib=peer[1])
+    run = dict(config='configs/mae_vit-b_pretrain.py', batch=batch, precision='bf16',
+               device='NVIDIA H100 80GB HBM3', peak_tflops=700.0, compile={'mode': 'default'},
+               results=results, **extra)
+    if peak_memory:
+        run['peak_memory'] = peak_memory
+    (tmp_path / f'{name}.json').write_text(json.dumps(run))
+
+
+def test_report_judges_no_peer_runs_against_a_sibling_peer(tmp_path):
+    """A --no-peer run takes mmpretrain's figures from a run of the same config, batch and
+    precision with own peaks (never from an older shared-peak run), and the targets row says
+    whether it meets speed >= 6000 img/s, >= 1.3x and memory <= 0.8x."""
+    _gpu_run(tmp_path, 'a_shared', 512, 5900, 22.3, peer=(2700, 20.0), peak_memory=None)
+    _gpu_run(tmp_path, 'b512', 512, 5932, 21.84, peer=(2700, 26.39))
+    _gpu_run(tmp_path, 'b512_recompute', 512, 6100, 19.0,
+             cfg_options={'model.compile.recompute_norm': True})
+    _gpu_run(tmp_path, 'b256', 256, 5000, 10.0)  # no peer at batch 256: not judged
+    report = run_tool('analysis_tools/benchmark_report.py', str(tmp_path)).stdout
+    rows = report[report.index('Against the targets'):].splitlines()
+    judged = [row for row in rows if row.startswith('| mae_vit-b_pretrain.py')]
+    assert len(judged) == 3, report
+    assert '| 5932 (6000) | 2.20x | 0.828x | this run | no |' in report
+    assert '| 6100 (6000) | 2.26x | 0.720x | b512 | yes |' in report
+    assert '| 5900 (6000) | 2.19x | 0.845x | b512 | no |' in report  # own-peak peer only

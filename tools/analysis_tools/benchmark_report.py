@@ -6,7 +6,11 @@ import argparse
 import glob
 import json
 import os
-from typing import List
+from typing import List, Optional
+
+# issue #7's GPU targets: model-only bf16 img/s by config, and the ratios to mmpretrain's MAE
+SPEED_TARGETS = {'mae_vit-b_pretrain.py': 6000.0, 'mae_vit-l_pretrain.py': 3000.0}
+SPEEDUP_TARGET, MEMORY_TARGET = 1.3, 0.8
 
 
 def setting(r: dict) -> str:
@@ -62,6 +66,40 @@ def option_rows(runs: List[dict]) -> List[str]:
     return lines
 
 
+def peer_run(r: dict, runs: List[dict]) -> Optional[dict]:
+    """The run whose mmpretrain figures ``r`` is judged against: ``r`` itself when it timed
+    mmpretrain, else another run of the same config, batch and precision that did, compiled
+    or eager as ``r`` if there is one. Only runs that took each model's own peak qualify."""
+    same = [p for p in runs if 'mmpretrain' in p['results'] and not shared_peaks(p)
+            and (p['config'], p['batch'], p['precision']) == (r['config'], r['batch'],
+                                                              r['precision'])]
+    if r in same:
+        return r
+    same.sort(key=lambda p: bool(p.get('compile')) != bool(r.get('compile')))  # alike first
+    return same[0] if same else None
+
+
+def target_rows(runs: List[dict]) -> List[str]:
+    """Each bf16 GPU run against issue #7's targets: its img/s, and its speed and own peak
+    memory over mmpretrain's (taken from a sibling run where this one used --no-peer)."""
+    lines = ['| config, batch | setting | img/s (target) | speed | memory | mmpretrain from | '
+             'meets |', '|' + '---|' * 7]
+    for r in runs:
+        peer = peer_run(r, runs)
+        if peer is None or r['precision'] != 'bf16' or r['device'].startswith('CPU'):
+            continue
+        ours, theirs = r['results']['mae_mm'], peer['results']['mmpretrain']
+        name = os.path.basename(r['config'])
+        target = SPEED_TARGETS.get(name, 0.0)
+        speed = ours['img_s'] / theirs['img_s']
+        memory = ours['peak_mem_gib'] / theirs['peak_mem_gib']
+        meets = ours['img_s'] >= target and speed >= SPEEDUP_TARGET and memory <= MEMORY_TARGET
+        lines.append(f'| {name}, {r["batch"]} | {setting(r)} | {ours["img_s"]:.0f} '
+                     f'({target:.0f}) | {speed:.2f}x | {memory:.3f}x | '
+                     f'{"this run" if peer is r else peer["name"]} | {"yes" if meets else "no"} |')
+    return lines if len(lines) > 2 else []
+
+
 def table2_rows(runs: List[dict]) -> List[str]:
     lines = ['| config, batch | decoder depth | w/ [M] s | w/o [M] s | speed-up |',
              '|' + '---|' * 5]
@@ -77,7 +115,7 @@ def report(folder: str) -> str:
     runs = []
     for path in sorted(glob.glob(os.path.join(folder, '*.json'))):
         with open(path) as f:
-            runs.append(json.load(f))
+            runs.append(dict(json.load(f), name=os.path.splitext(os.path.basename(path))[0]))
     if not runs:
         raise FileNotFoundError(f'no benchmark JSON files in {folder}; run '
                                 f'tools/analysis_tools/benchmark_suite.sh {folder} first')
@@ -92,6 +130,10 @@ def report(folder: str) -> str:
         out += comparison_rows(compared) + ['']
     if alone:
         out += option_rows(alone) + ['']
+    targets = target_rows([r for r in runs if 'table2' not in r and 'pipeline' not in r])
+    if targets:
+        out += [f'Against the targets: >= {SPEEDUP_TARGET}x mmpretrain\'s speed, <= '
+                f'{MEMORY_TARGET}x its own peak memory, img/s as given (0: none)', ''] + targets + ['']
     if any('table2' in r for r in runs):
         out += table2_rows([r for r in runs if 'table2' in r]) + ['']
     for r in runs:
