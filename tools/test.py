@@ -2,7 +2,7 @@
 
 The checkpoint is one tools/train.py wrote with the config, or a classifier in another format
 mae_mm reads (an official facebookresearch/mae fine-tuned or linear-probe checkpoint, timm,
-mmpretrain), converted to mae_mm's layout in memory; either is loaded strictly.
+mmpretrain, HF ViTForImageClassification), converted to mae_mm's layout in memory; either is loaded strictly.
 """
 import argparse
 

@@ -14,9 +14,9 @@ hf            Hugging Face ``ViTMAE``: ``vit.embeddings.*``, ``vit.encoder.layer
               ``decoder.*``
 ============  ==================================================================================
 
-A classifier's head is read into official names as well (HF's ``classifier.*`` stays in
-``other``): a fine-tuned model's ``Linear`` is ``head.weight`` / ``head.bias`` (mae_mm and
-mmpretrain: ``LinearClsHead``'s ``head.fc.*``); a linear probe's ``BatchNorm1d`` and ``Linear``
+A classifier's head is read into official names as well: a fine-tuned model's ``Linear`` is
+``head.weight`` / ``head.bias`` (mae_mm and mmpretrain: ``LinearClsHead``'s ``head.fc.*``; HF
+``ViTForImageClassification``: ``classifier.*``); a linear probe's ``BatchNorm1d`` and ``Linear``
 are ``head.0.*`` and ``head.1.*`` (mae_mm and mmpretrain: ``ClsBatchNormNeck``'s ``neck.bn.*``
 and ``head.fc.*``).
 """
@@ -205,7 +205,7 @@ def _read_mmpretrain(state_dict: StateDict) -> ConvertedCheckpoint:
     return ConvertedCheckpoint('mmpretrain', encoder, decoder, head, other)
 
 
-# ---- Hugging Face transformers: ViTMAEForPreTraining / ViTMAEModel -------------------------
+# ---- Hugging Face transformers: ViTMAEForPreTraining, ViTMAEModel, ViTForImageClassification
 
 _HF_LAYER = (('layernorm_before.', 'norm1.'), ('layernorm_after.', 'norm2.'),
              ('attention.attention.query.', 'attn.q.'), ('attention.attention.key.', 'attn.k.'),
@@ -240,10 +240,16 @@ def _read_hf(state_dict: StateDict) -> ConvertedCheckpoint:
     roots = ('embeddings.', 'encoder.', 'layernorm.')
     vit = {k: v for k, v in rest.items() if k.startswith(roots)}
     other = {k: v for k, v in rest.items() if not k.startswith(roots)}  # pooler, classifier
+    head = {'head.' + k[len('classifier.'):]: v for k, v in other.items()
+            if k.startswith('classifier.')}
+    if _is_head(head):  # the Linear on the class token after the final norm
+        other = {k: v for k, v in other.items() if not k.startswith('classifier.')}
+    else:
+        head = {}
     encoder = _rename_all(vit, _HF_ENCODER, _HF_LAYER, r'encoder\.layer', 'blocks', 'HF ViTMAE')
     decoder = _rename_all(decoder, _HF_DECODER, _HF_LAYER, 'decoder_layers', 'decoder_blocks',
                           'HF ViTMAE decoder')
-    return ConvertedCheckpoint('hf', _merge_qkv(encoder), _merge_qkv(decoder), other=other)
+    return ConvertedCheckpoint('hf', _merge_qkv(encoder), _merge_qkv(decoder), head, other)
 
 
 # ---- detection ----------------------------------------------------------------------------

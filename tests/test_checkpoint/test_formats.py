@@ -3,7 +3,8 @@ import re
 
 import pytest
 import torch
-from ckpt_helpers import mae, randomised, tiny_mae  # noqa: F401 (mae: a fixture)
+from ckpt_helpers import TINY, mae, randomised, tiny_mae  # noqa: F401 (mae: a fixture)
+from conftest import image_classifier
 from mmpretrain.models import VisionTransformer
 
 from mae_mm.checkpoint import detect_format, read_checkpoint, to_mae_mm
@@ -78,6 +79,28 @@ def test_hf_checkpoint_gives_the_same_reconstruction(mae):
     latent, _, ids = mae.backbone(x, mask)
     latent2, _, ids2 = other.backbone(x, mask)
     assert torch.equal(mae.neck(latent, ids), other.neck(latent2, ids2))
+
+
+def test_hf_image_classifier_keeps_its_classifier_as_the_head():
+    """HF ``ViTForImageClassification``: ``classifier`` on the class token after
+    ``vit.layernorm``. Converted, it loads strictly into the classification configs' model with
+    class-token pooling and gives the logits of HF's definition."""
+    torch.manual_seed(0)
+    vit = randomised(MAEViT(arch=TINY, img_size=32, out_type='raw', fused_attn=False)).eval()
+    classifier = torch.nn.Linear(32, 10)
+    hf = to_hf(vit.state_dict())
+    hf.update({'classifier.weight': classifier.weight.detach(),
+               'classifier.bias': classifier.bias.detach()})
+    ckpt = read_checkpoint(hf)
+    assert ckpt.format == 'hf' and ckpt.other == {}
+    assert torch.equal(ckpt.head['head.weight'], classifier.weight)
+    model = image_classifier(TINY, 32, 'cls', fused_attn=False)
+    model.load_state_dict(to_mae_mm(ckpt)['state_dict'], strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = classifier(vit(x)[0][:, 0])  # tokens after the final norm -> class token
+        got = model(x, mode='tensor')
+    assert (got - want).norm() / want.norm() < 1e-5
 
 
 def test_mmpretrain_layer_scale_and_pooling_norm_map_to_official_names():
