@@ -14,7 +14,9 @@ What may differ between a checkpoint and the backbone is decided from the backbo
   (``LayerScale``, relative position tables of ``Attention`` and ``RelativePositionBias``, and
   the pooling / final norm the checkpoint has under the other name).
 
-Anything else, a missing or unexpected key or a shape that does not fit, is an error.
+Anything else, a missing or unexpected key or a shape that does not fit, is an error; so is a
+checkpoint whose ``norm`` came before its ``fc_norm`` pooling, loaded into a backbone that pools
+without ``norm``.
 """
 import math
 import re
@@ -66,7 +68,14 @@ def _has_module(keys, name: str) -> bool:
 
 
 def _drop_unused(state: dict, own: dict, report: LoadReport) -> None:
-    """Remove encoder tensors of modules this backbone does not have (known cases only)."""
+    """Remove encoder tensors of modules this backbone does not have (known cases only). A
+    checkpoint that pooled through ``fc_norm`` after its final ``norm`` is an error where the
+    backbone pools without that ``norm``: dropping it would change every feature."""
+    if all(_has_module(state, n) for n in ('norm', 'fc_norm')) and _has_module(own, 'fc_norm') \
+            and not _has_module(own, 'norm'):
+        raise ValueError('the checkpoint applies its final norm (norm.*) before pooling through '
+                         'fc_norm (mmpretrain\'s out_type=\'avg_featmap\' with final_norm=True), '
+                         'and this backbone pools without it: build it with final_norm=True')
     reasons = {
         'norm': 'final norm unused by this backbone '
                 '(it pools through fc_norm or has no final norm)',

@@ -7,7 +7,8 @@ from ckpt_helpers import TINY, mae, randomised, tiny_mae  # noqa: F401 (mae: a f
 from conftest import image_classifier
 from mmpretrain.models import VisionTransformer
 
-from mae_mm.checkpoint import detect_format, read_checkpoint, to_mae_mm
+from mae_mm.checkpoint import (detect_format, load_backbone_checkpoint, read_checkpoint,
+                                to_mae_mm)
 from mae_mm.models import MAEViT
 
 HF_LAYER = {'norm1': 'layernorm_before', 'norm2': 'layernorm_after',
@@ -122,6 +123,28 @@ def test_mmpretrain_layer_scale_and_pooling_norm_map_to_official_names():
     with torch.no_grad():
         want, got = peer(x)[0], ours(x)[0]
     assert (got - want).norm() / want.norm() < 1e-5
+
+
+def test_mmpretrain_final_norm_before_average_pooling_is_kept():
+    """mmpretrain's ``out_type='avg_featmap'`` with its default ``final_norm=True`` normalises
+    the tokens (``ln1``) before pooling through ``ln2``: the same features with
+    ``final_norm=True``, and an error naming that fix where the backbone would drop ``ln1``."""
+    torch.manual_seed(0)
+    peer = randomised(VisionTransformer(
+        arch=dict(embed_dims=32, num_layers=2, num_heads=4, feedforward_channels=128),
+        img_size=32, patch_size=8, out_type='avg_featmap', final_norm=True,
+        norm_cfg=dict(type='LN', eps=1e-6)))
+    peer.eval()  # (its train() returns None)
+    sd = {'state_dict': {'backbone.' + k: v for k, v in peer.state_dict().items()}, 'meta': {}}
+    assert {'norm.weight', 'fc_norm.weight'} <= set(read_checkpoint(sd).encoder)
+    ours = MAEViT(arch=TINY, img_size=32, out_type='avg', final_norm=True, fused_attn=False).eval()
+    load_backbone_checkpoint(ours, sd)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want, got = peer(x)[0], ours(x)[0]
+    assert (got - want).norm() / want.norm() < 1e-5
+    with pytest.raises(ValueError, match='before pooling.*final_norm=True'):
+        load_backbone_checkpoint(MAEViT(arch=TINY, img_size=32, out_type='avg'), sd)
 
 
 def test_unconvertible_keys_are_named():

@@ -52,8 +52,10 @@ class MAEViT(BaseModule):
             (the official global pool), 'featmap' (B, D, h, w) patch-token maps.
         out_indices (int | Sequence[int]): Blocks whose outputs are returned, in block order.
             Defaults to -1.
-        final_norm (bool): LayerNorm ``norm`` after the last block (not with 'avg', which
-            uses ``fc_norm``). Defaults to True.
+        final_norm (bool, optional): LayerNorm ``norm`` after the last block. None (default)
+            has one unless ``out_type='avg'`` (the official global pool, whose ``fc_norm``
+            replaces it); True with 'avg' has both, ``norm`` before the pooling (mmpretrain's
+            ``out_type='avg_featmap'`` with its default ``final_norm=True``).
         with_cls_token (bool): Keep a class token; dense tasks may drop it. Defaults to True.
         pos_embed_trainable (bool): Learn the position embedding (fine-tuning) instead of
             keeping the fixed sin-cos one (pretraining). Defaults to False.
@@ -87,7 +89,7 @@ class MAEViT(BaseModule):
                  in_channels: int = 3, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  norm_eps: float = 1e-6, drop_path_rate: float = 0.0, mask_ratio: float = 0.75,
                  mask_tokens_in_encoder: bool = False, out_type: str = 'cls',
-                 out_indices: Union[int, Sequence[int]] = -1, final_norm: bool = True,
+                 out_indices: Union[int, Sequence[int]] = -1, final_norm: Optional[bool] = None,
                  with_cls_token: bool = True, pos_embed_trainable: bool = False,
                  window_size: int = 0, global_attn_indexes: Sequence[int] = (),
                  use_rel_pos: bool = False, use_rel_pos_bias: bool = False,
@@ -140,10 +142,10 @@ class MAEViT(BaseModule):
                   grid if use_rel_pos else None,
                   grid if use_rel_pos_bias else None, short_attn) for i in range(self.num_layers)
         ])
+        if final_norm or (final_norm is None and out_type != 'avg'):
+            self.norm = nn.LayerNorm(self.embed_dims, eps=norm_eps)
         if out_type == 'avg':
             self.fc_norm = nn.LayerNorm(self.embed_dims, eps=norm_eps)
-        elif final_norm:
-            self.norm = nn.LayerNorm(self.embed_dims, eps=norm_eps)
         self._init_random_weights()
         self._freeze_stages()
 
