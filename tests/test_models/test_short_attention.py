@@ -128,10 +128,13 @@ def test_attention_layer_matches_sdpa_on_gpu(compiled):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='the compiled kernel needs CUDA')
 @triton_missing
-@pytest.mark.parametrize('compiled', [False, True])
-def test_decoder_length_matches_sdpa_on_gpu(compiled):
+@pytest.mark.parametrize('compiled, warps', [(False, None), (True, None), (False, 2), (False, 8)])
+def test_decoder_length_matches_sdpa_on_gpu(compiled, warps, monkeypatch):
     """The decoder's 197 tokens (query tiles over 256 keys) in bf16: output and qkv gradient
-    as close to fp32 SDPA as bf16 SDPA's are, eager and compiled."""
+    as close to fp32 SDPA as bf16 SDPA's are, eager and compiled, and launched with each warp
+    count attention_benchmark.py --warps tries."""
+    if warps:
+        monkeypatch.setattr(kernel_module, 'NUM_WARPS', warps)
     torch.manual_seed(0)
     qkv = torch.randn(8, 197, 3 * 4 * 32, device='cuda')
     grad = torch.randn(8, 197, 4 * 32, device='cuda')

@@ -2,20 +2,24 @@
 torch.compile, and mae_mm's short-sequence Triton kernel (CUDA), also at the decoder's 197
 tokens, which models do not yet send it.
 
-    python tools/analysis_tools/attention_benchmark.py [--batch-scale 1.0] [--reps 30]
+    python tools/analysis_tools/attention_benchmark.py [--batch-scale 1.0] [--reps 30] \
+        [--warps 2 8]
 
 Inputs are taken as the qkv projection writes them, (B, N, 3 * heads * head_dims), and the
 output is returned as ``proj`` reads it, so each row includes the layout copies a model pays.
-Also prints each path's largest error against fp32 SDPA.
+Also prints each path's largest error against fp32 SDPA. ``--warps`` also times the Triton
+kernel (eager) launched with each of those warp counts per program instead of ``NUM_WARPS``.
 """
 import argparse
 import time
-from typing import Callable, Dict
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+import mae_mm.models.layers.short_attention as kernel_module
 from mae_mm.models.layers.short_attention import (KERNEL_TOKENS, short_attention,
                                                   short_attention_supported)
 
@@ -46,6 +50,17 @@ def time_ms(fn: Callable, qkv: torch.Tensor, grad: torch.Tensor, reps: int) -> f
     return (time.perf_counter() - start) / reps * 1e3
 
 
+@contextmanager
+def launched_with(warps: Optional[int]) -> Iterator[None]:
+    """The Triton kernel's launches inside use ``warps`` warps per program (None: its own)."""
+    default = kernel_module.NUM_WARPS
+    kernel_module.NUM_WARPS = warps or default
+    try:
+        yield
+    finally:
+        kernel_module.NUM_WARPS = default
+
+
 def paths(heads: int, head_dims: int, qkv: torch.Tensor) -> Dict[str, Callable]:
     """Every way to attend over ``qkv`` that this device has."""
     def backend(kernel):
@@ -68,6 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch-scale', type=float, default=1.0, help='scale every batch')
     parser.add_argument('--reps', type=int, default=30, help='timed repetitions')
+    parser.add_argument('--warps', type=int, nargs='*', default=[],
+                        help='also time the Triton kernel (eager) with these warps per program')
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit('attention_benchmark.py times CUDA kernels; no CUDA device found')
@@ -82,10 +99,16 @@ def main() -> None:
         exact = sdpa(qkv.detach().float(), heads)
         print(f'\n{name} (B={batch}, heads={heads}, N={tokens}, d={head_dims})')
         print(f'{"path":32s} {"ms fwd+bwd":>10s} {"max |err| vs fp32":>18s}')
-        for label, fn in paths(heads, head_dims, qkv).items():
+        runs = [(label, fn, None) for label, fn in paths(heads, head_dims, qkv).items()]
+        if short_attention_supported(qkv, head_dims, max_tokens=KERNEL_TOKENS):
+            runs += [(f'mae_mm short kernel, {w} warps', lambda x: short_attention(
+                x, heads, head_dims), w) for w in args.warps]
+        for label, fn, warps in runs:
             try:
-                error = (fn(qkv).float() - exact).abs().max().item()
-                print(f'{label:32s} {time_ms(fn, qkv, grad, args.reps):10.3f} {error:18.2e}')
+                with launched_with(warps):
+                    error = (fn(qkv).float() - exact).abs().max().item()
+                    ms = time_ms(fn, qkv, grad, args.reps)
+                print(f'{label:32s} {ms:10.3f} {error:18.2e}')
             except RuntimeError as e:  # a kernel that does not take this shape
                 print(f'{label:32s} {"n/a":>10s} {str(e).splitlines()[0][:60]}')
 

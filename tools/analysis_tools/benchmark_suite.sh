@@ -74,7 +74,7 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     bench b_pipeline "$B" --batch 8 --steps 1 --rounds 1 --warmup 1 --no-peer --eager --pipeline
     if [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" attention "* ]]; then
         echo "== attention"  # each attention kernel at MAE's shapes
-        "$PY" tools/analysis_tools/attention_benchmark.py 2>&1 | tee "$OUT/attention.log"
+        "$PY" tools/analysis_tools/attention_benchmark.py --warps 2 8 2>&1 | tee "$OUT/attention.log"
     fi
 else
     bench cpu_b_fp32 configs/mae_vit-b_pretrain.py --batch 8 --steps 3 --rounds 3 --eager --pipeline
