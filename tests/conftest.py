@@ -36,6 +36,25 @@ def run_tool(script: str, *args: str, timeout: int = 600,
     return proc
 
 
+def tiny_mae(cls: Optional[type] = None, *, num_layers: int = 2, num_heads: int = 4,
+             embed_dims: int = 32, decoder_depth: int = 1, decoder_embed_dims: int = 16,
+             neck: Optional[dict] = None, **kwargs) -> torch.nn.Module:
+    """mae_mm's MAE (or ``cls``, a subclass) at test size, weights drawn from seed 0: 32 px
+    images in patches of 8 (16 patches), ``num_layers`` blocks of ``embed_dims``, a decoder of
+    ``decoder_depth`` blocks of ``decoder_embed_dims`` with 2 heads, the norm-pix loss. MAE's
+    own keyword arguments (``compile``, ``data_preprocessor``) go to it, the others to MAEViT;
+    ``neck`` holds further MAEDecoder arguments."""
+    from mae_mm.models import MAE
+    mae_args = {k: kwargs.pop(k) for k in ('compile', 'data_preprocessor') if k in kwargs}
+    torch.manual_seed(0)
+    return (cls or MAE)(
+        backbone={'type': 'MAEViT', 'img_size': 32, 'patch_size': 8, **kwargs,
+                  'arch': dict(embed_dims=embed_dims, num_layers=num_layers, num_heads=num_heads)},
+        neck=dict(type='MAEDecoder', decoder_embed_dims=decoder_embed_dims,
+                  decoder_depth=decoder_depth, decoder_num_heads=2, **(neck or {})),
+        head=dict(type='MAEHead', norm_pix=True), **mae_args)
+
+
 def image_classifier(arch: dict, img_size: int, out_type: str, probe: bool = False,
                      num_classes: int = 10, **backbone) -> torch.nn.Module:
     """mmpretrain's ImageClassifier over ``mae_mm.MAEViT`` as the classification configs build

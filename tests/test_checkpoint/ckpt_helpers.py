@@ -6,6 +6,7 @@ one, and a second module named conftest would shadow it.
 """
 import pytest
 import torch
+import conftest
 from conftest import image_classifier, set_running_stats
 
 from mae_mm.models import MAE
@@ -15,12 +16,7 @@ TINY = dict(embed_dims=32, num_layers=2, num_heads=4, patch_size=8)
 
 def tiny_mae(img_size: int = 32, **backbone) -> MAE:
     """mae_mm's MAE at a few thousand parameters: 2 blocks of 32, decoder 1 block of 16."""
-    torch.manual_seed(0)
-    return MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=img_size, out_type='raw',
-                             **backbone),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
-                         decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True)).eval()
+    return conftest.tiny_mae(img_size=img_size, out_type='raw', **backbone).eval()
 
 
 def randomised(model: torch.nn.Module) -> torch.nn.Module:

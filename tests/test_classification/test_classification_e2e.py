@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import REPO, read_scalars, run_tool
+from conftest import read_scalars, run_tool
 from mae_mm.checkpoint import convert_checkpoint
 from mae_mm.datasets.digits import make_digits_imagenet
 

@@ -12,7 +12,7 @@ import torch
 from mmengine.model import MMDistributedDataParallel
 from mmpretrain.structures import DataSample
 
-from conftest import run_gloo
+from conftest import run_gloo, tiny_mae
 from mae_mm.models import MAE
 
 pytestmark = pytest.mark.slow
@@ -22,12 +22,7 @@ BUCKET_MB = 1  # the smallest DDP bucket Dynamo accepts (its first bucket is 1 M
 
 def small_mae(compile=False) -> MAE:
     """About 6 MB of parameters: several 1 MB buckets."""
-    torch.manual_seed(0)
-    return MAE(backbone=dict(type='MAEViT', arch=dict(embed_dims=256, num_layers=2, num_heads=4),
-                             img_size=32, patch_size=8),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=128, decoder_depth=1,
-                         decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True), compile=compile)
+    return tiny_mae(embed_dims=256, decoder_embed_dims=128, compile=compile)
 
 
 def batch(rows: slice = slice(None)):

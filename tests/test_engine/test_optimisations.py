@@ -4,20 +4,13 @@ from collections import Counter
 
 import pytest
 import torch
+from conftest import tiny_mae
 from mmpretrain.structures import DataSample
 
 from mae_mm.benchmark.saved import saved_activations
 from mae_mm.models import MAE
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=4)
-
-
-def tiny_mae(compile=False) -> MAE:
-    torch.manual_seed(0)
-    return MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=32, patch_size=8),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
-                         decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True), compile=compile)
 
 
 def fixed_batch():

@@ -1,5 +1,8 @@
 """The decoder predicts only the masked patches the loss reads: the same loss and gradients
 as predicting every patch and weighting by the mask."""
+from functools import partial
+
+import conftest
 import pytest
 import torch
 from mmpretrain.structures import DataSample
@@ -10,13 +13,7 @@ from mae_mm.models.algorithms.mae import _COMPILED
 from mae_mm.models.layers import Block, masked_ids, random_mask
 
 
-def tiny_mae(cls: type = MAE, compile: bool = False, **backbone) -> MAE:
-    torch.manual_seed(0)
-    return cls(backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=2, num_heads=4),
-                             img_size=32, patch_size=8, **backbone),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=2,
-                         decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True), compile=compile)
+tiny_mae = partial(conftest.tiny_mae, decoder_depth=2)  # a last decoder block and one before
 
 
 @pytest.mark.parametrize('fused_attn', [True, False])

@@ -2,6 +2,7 @@
 (not promoted to fp32 by the position embeddings); without autocast nothing changes."""
 from typing import List
 
+import conftest
 import pytest
 import torch
 from mmpretrain.structures import DataSample
@@ -10,16 +11,12 @@ from mae_mm.models import MAE, MAEViT
 from mae_mm.models.layers import random_mask
 
 
-def tiny_mae(low_precision_residual: bool, mask_tokens_in_encoder: bool = False,
-             compile: bool = False) -> MAE:
-    torch.manual_seed(0)
-    return MAE(backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=2, num_heads=4),
-                             img_size=32, patch_size=8,
-                             mask_tokens_in_encoder=mask_tokens_in_encoder,
-                             low_precision_residual=low_precision_residual),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=2,
-                         decoder_num_heads=2, low_precision_residual=low_precision_residual),
-               head=dict(type='MAEHead', norm_pix=True), compile=compile)
+def stream_mae(low_precision_residual: bool, mask_tokens_in_encoder: bool = False,
+               compile: bool = False) -> MAE:
+    return conftest.tiny_mae(decoder_depth=2, mask_tokens_in_encoder=mask_tokens_in_encoder,
+                             low_precision_residual=low_precision_residual,
+                             neck=dict(low_precision_residual=low_precision_residual),
+                             compile=compile)
 
 
 def trainable(model: MAE) -> List[torch.nn.Parameter]:
@@ -45,7 +42,7 @@ def loss_grads_and_stream_dtypes(model: MAE, autocast: bool):
 
 def with_and_without(mask_tokens_in_encoder: bool, autocast: bool):
     """:func:`loss_grads_and_stream_dtypes` of the same model with the option on, then off."""
-    return tuple(loss_grads_and_stream_dtypes(tiny_mae(on, mask_tokens_in_encoder), autocast)
+    return tuple(loss_grads_and_stream_dtypes(stream_mae(on, mask_tokens_in_encoder), autocast)
                  for on in (True, False))
 
 
@@ -80,7 +77,7 @@ def test_bf16_stream_under_autocast_close_to_the_fp32_stream(mask_tokens_in_enco
 def test_fp16_autocast_keeps_the_fp32_stream():
     """Only bf16 is carried in low precision: an fp16 stream could overflow."""
     dtypes = []
-    model = tiny_mae(True)
+    model = stream_mae(True)
     for b in [*model.backbone.blocks, *model.neck.decoder_blocks]:
         b.register_forward_pre_hook(lambda m, args: dtypes.append(args[0].dtype))
     x, mask = torch.randn(4, 3, 32, 32), random_mask(4, 16, 12)
@@ -105,7 +102,7 @@ def test_layer_scale_keeps_the_stream_bf16():
 def test_compiled_bf16_stream_matches_eager():
     x, mask = torch.randn(2, 3, 32, 32), random_mask(2, 16, 12)
     samples = [DataSample().set_mask(m) for m in mask]
-    eager, compiled = tiny_mae(True), tiny_mae(True, compile=True)
+    eager, compiled = stream_mae(True), stream_mae(True, compile=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         want = eager.loss(x, samples)['loss']
         got = compiled.loss(x, samples)['loss']

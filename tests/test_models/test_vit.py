@@ -2,19 +2,13 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_mae
 from mmpretrain.structures import DataSample
 
 from mae_mm.models import MAE, MAEDecoder, MAEViT
 from mae_mm.models.layers import Attention, resize_pos_embed, sincos_pos_embed_2d
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=4)
-
-
-def tiny_mae(**backbone) -> MAE:
-    return MAE(backbone=dict(type='MAEViT', arch=TINY, img_size=32, patch_size=8, **backbone),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
-                         decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True))
 
 
 def test_masked_forward_keeps_exactly_the_visible_tokens():

@@ -4,18 +4,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO
+from conftest import REPO, tiny_mae
 from mae_mm.benchmark.models import make_step, optim_wrapper_cfg
 from mae_mm.benchmark.timing import own_peak_bytes, storage_bytes
-from mae_mm.models import MAE
-
-
-def _tiny_mae() -> MAE:
-    return MAE(backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=1, num_heads=2),
-                             img_size=32, patch_size=8),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
-                         decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True))
 
 
 def test_every_timed_step_updates_the_weights_despite_accumulation():
@@ -23,7 +14,7 @@ def test_every_timed_step_updates_the_weights_despite_accumulation():
     cfg = Config.fromfile(f'{REPO}/configs/mae_vit-h_pretrain.py')
     assert cfg.optim_wrapper.accumulative_counts == 4
     torch.manual_seed(0)
-    model = _tiny_mae()
+    model = tiny_mae(num_layers=1, num_heads=2)
     wrapper = optim_wrapper_cfg(cfg.optim_wrapper, 'fp32', ours=True, fused_adamw=False)
     step = make_step(model, torch.randn(2, 3, 32, 32), wrapper, with_masks=True)
     for _ in range(2):
@@ -48,7 +39,7 @@ def test_a_peak_counts_only_the_model_measured():
     inputs = torch.randn(4, 3, 32, 32, device=device)
     # a first step warms up what CUDA libraries allocate once (cuBLAS / cuBLASLt workspaces),
     # resident from then on and so in neither peak
-    make_step(_tiny_mae().to(device), inputs, wrapper, with_masks=True)()
+    make_step(tiny_mae(num_layers=1, num_heads=2).to(device), inputs, wrapper, with_masks=True)()
     peaks = []
     for neighbour in (False, True):
         if neighbour:  # trained once, so its AdamW moments are resident too
@@ -57,7 +48,7 @@ def test_a_peak_counts_only_the_model_measured():
             other(torch.randn(8, 4096, device=device)).sum().backward()
             other_optim.step()
         torch.manual_seed(0)
-        model = _tiny_mae().to(device)
+        model = tiny_mae(num_layers=1, num_heads=2).to(device)
         step = make_step(model, inputs, wrapper, with_masks=True)
         peaks.append(own_peak_bytes(step, device, 2, [*model.parameters(), inputs]))
     assert peaks[0] == peaks[1]

@@ -2,6 +2,7 @@
 import logging
 from types import SimpleNamespace
 
+import conftest
 import numpy as np
 import pytest
 import torch
@@ -15,12 +16,8 @@ from mae_mm.visualization import reconstruction_rows
 
 
 def tiny_mae(in_channels: int = 3, data_preprocessor: dict = None) -> MAE:
-    torch.manual_seed(0)
-    return MAE(backbone=dict(type='MAEViT', arch=dict(embed_dims=32, num_layers=1, num_heads=4),
-                             img_size=32, patch_size=8, in_channels=in_channels),
-               neck=dict(type='MAEDecoder', decoder_embed_dims=16, decoder_depth=1,
-                         decoder_num_heads=2),
-               head=dict(type='MAEHead', norm_pix=True), data_preprocessor=data_preprocessor).eval()
+    return conftest.tiny_mae(num_layers=1, in_channels=in_channels,
+                             data_preprocessor=data_preprocessor).eval()
 
 
 def test_a_perfect_prediction_shows_the_original():
