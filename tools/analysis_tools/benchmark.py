@@ -233,6 +233,8 @@ def main() -> None:
                          f'ablation')
     if not args.no_peer:
         models['mmpretrain'] = build_peer(size, cfg, device)
+    # first: cuBLAS takes its one-time workspace now, not inside the first model's peak
+    peak = matmul_peak_flops(device, DTYPES[args.precision])
     steps, own = train_steps(models, size, cfg, args, device)
     results = run_rounds(steps, args, device, own)
     if device.type == 'cpu':
@@ -241,7 +243,6 @@ def main() -> None:
     flops = mae_train_flops(size['num_patches'], size['num_masked'], size['patch_size'], 3,
                             size['embed_dims'], size['num_layers'], size['decoder_dims'],
                             size['decoder_depth'], size['mask_tokens_in_encoder'])
-    peak = matmul_peak_flops(device, DTYPES[args.precision])
     name = torch.cuda.get_device_name(device) if device.type == 'cuda' else f'CPU ({os.cpu_count()} cores)'
     print(f'\n{args.config}: batch {args.batch}, {args.precision}, {name}, '
           f'compile={models["mae_mm"].compile_cfg}; train step {flops / 1e9:.1f} GFLOP/img, '
