@@ -133,7 +133,8 @@ def report(folder: str) -> str:
     targets = target_rows([r for r in runs if 'table2' not in r and 'pipeline' not in r])
     if targets:
         out += [f'Against the targets: >= {SPEEDUP_TARGET}x mmpretrain\'s speed, <= '
-                f'{MEMORY_TARGET}x its own peak memory, img/s as given (0: none)', ''] + targets + ['']
+                f'{MEMORY_TARGET}x its own peak memory, img/s as given (0: none)', '',
+                *targets, '']
     if any('table2' in r for r in runs):
         out += table2_rows([r for r in runs if 'table2' in r]) + ['']
     for r in runs:
