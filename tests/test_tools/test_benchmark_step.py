@@ -5,7 +5,7 @@ import torch
 from mmengine.config import Config
 
 from conftest import REPO, tiny_mae
-from mae_mm.benchmark.models import make_step, optim_wrapper_cfg
+from mae_mm.benchmark.models import make_step, optim_wrapper_cfg, warm_up_libraries
 from mae_mm.benchmark.timing import own_peak_bytes, storage_bytes
 
 
@@ -37,9 +37,7 @@ def test_a_peak_counts_only_the_model_measured():
     cfg = Config.fromfile(f'{REPO}/configs/mae_vit-b_pretrain.py')
     wrapper = optim_wrapper_cfg(cfg.optim_wrapper, 'fp32', ours=True, fused_adamw=False)
     inputs = torch.randn(4, 3, 32, 32, device=device)
-    # a first step warms up what CUDA libraries allocate once (cuBLAS / cuBLASLt workspaces),
-    # resident from then on and so in neither peak
-    make_step(tiny_mae(num_layers=1, num_heads=2).to(device), inputs, wrapper, with_masks=True)()
+    warm_up_libraries(device, wrapper)  # their one-time workspaces are in neither peak
     peaks = []
     for neighbour in (False, True):
         if neighbour:  # trained once, so its AdamW moments are resident too
