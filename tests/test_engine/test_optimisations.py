@@ -22,6 +22,16 @@ def fixed_batch():
     return x, [DataSample().set_mask(m) for m in mask]
 
 
+def with_moved_norms(model: MAE) -> MAE:
+    """``model`` with every LayerNorm's scale and shift drawn away from 1 and 0 (seed 2)."""
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for norm in (m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)):
+            norm.weight.normal_(1.0, 0.5)
+            norm.bias.normal_(0.0, 0.5)
+    return model
+
+
 def grads_of(model: MAE, loss: torch.Tensor) -> dict:
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     return dict(zip(params, torch.autograd.grad(loss, list(params.values()))))
@@ -41,11 +51,13 @@ def saved_for_backward(model: MAE) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize('compile', [True, dict(activation_memory_budget=0.1),
-                                     dict(recompute_gelu=True, recompute_norm=True)])
+                                     dict(recompute_gelu=True, recompute_norm=True),
+                                     dict(fold_norm=True)])
 def test_compiled_model_matches_eager(compile):
-    """model.compile (with or without recomputation): the same loss and gradients for every
-    parameter, the same state dict."""
-    eager_model, compiled_model = tiny_mae(), tiny_mae(compile=compile)
+    """model.compile (with or without recomputation, with folded norms): the same loss and
+    gradients for every parameter, the same state dict."""
+    eager_model = with_moved_norms(tiny_mae())
+    compiled_model = with_moved_norms(tiny_mae(compile=compile))
     assert eager_model.compile_cfg is None
     assert compiled_model.compile_cfg == ({} if compile is True else compile)
     x, samples = fixed_batch()
@@ -98,6 +110,26 @@ def test_recompute_norm_keeps_only_the_norm_inputs():
                                            ((2, 12, 1), torch.float32)}
 
 
+@pytest.mark.slow
+def test_fold_norm_keeps_no_norm_inputs():
+    """fold_norm: the compiled graph keeps one token-width tensor less per LayerNorm (fp32: the
+    encoder's 2 x 2 on 2 x 5 tokens, width 32; the decoder's norm1 on all 2 x 17 tokens and
+    norm2 on the 2 x 12 it predicts, width 16). It keeps the folded weights instead, which do
+    not grow with the batch: compared here is what two more images add."""
+    def tokens_of_two_images(model: MAE) -> int:
+        x, samples = fixed_batch()
+        sizes = []
+        for images, masks in ((x, samples), (torch.cat([x, x]), samples + samples)):
+            groups = saved_activations(lambda: model.loss(images, masks)['loss'],
+                                       [*model.parameters(), images])
+            sizes.append(sum(g.nbytes for g in groups if g.shape[-1] > 1))  # no token stats
+        return sizes[1] - sizes[0]
+
+    removed = (tokens_of_two_images(tiny_mae(compile=dict(dynamic=False)))
+               - tokens_of_two_images(tiny_mae(compile=dict(fold_norm=True, dynamic=False))))
+    assert removed == 4 * (4 * 10 * 32 + 34 * 16 + 24 * 16)
+
+
 def test_compile_option_is_checked():
     parts = dict(backbone=dict(type='MAEViT', arch=TINY, img_size=32, patch_size=8),
                  neck=dict(type='MAEDecoder'), head=dict(type='MAEHead'))
@@ -106,6 +138,8 @@ def test_compile_option_is_checked():
     with pytest.raises(ValueError, match=r'activation_memory_budget must be a number in '
                                          r'\(0, 1\], got 1.5'):
         MAE(**parts, compile=dict(activation_memory_budget=1.5))
+    with pytest.raises(ValueError, match='recompute_norm and compile.fold_norm.*only one'):
+        MAE(**parts, compile=dict(recompute_norm=True, fold_norm=True))
 
 
 def test_grouped_constructor_merges_groups_with_the_same_options():

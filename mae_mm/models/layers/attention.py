@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .folded_norm import fold
 from .rel_pos import RelativePositionBias, decomposed_rel_pos
 from .short_attention import short_attention, short_attention_supported
 
@@ -60,13 +61,14 @@ class Attention(nn.Module):
             bias = rpb if bias is None else bias + rpb
         return bias
 
-    def _qkv(self, x: torch.Tensor, queries: torch.Tensor
+    def _qkv(self, x: torch.Tensor, queries: torch.Tensor, norm: Optional[nn.LayerNorm]
              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """q (B, heads, M, head_dims) of the queries, k and v (B, heads, N, head_dims) of every
         token."""
         b, n, d = x.shape
         heads = (self.num_heads, self.head_dims)
-        weight, bias = self.qkv.weight, self.qkv.bias  # rows: q, then k, then v
+        # rows: q, then k, then v
+        weight, bias = (self.qkv.weight, self.qkv.bias) if norm is None else fold(norm, self.qkv)
         q = F.linear(queries, weight[:d], None if bias is None else bias[:d])
         kv = F.linear(x, weight[d:], None if bias is None else bias[d:])
         k, v = kv.reshape(b, n, 2, *heads).permute(2, 0, 3, 1, 4).unbind(0)
@@ -78,23 +80,27 @@ class Attention(nn.Module):
                 and self.rel_pos_bias is None and short_attention_supported(qkv, self.head_dims))
 
     def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None,
-                queries: Optional[torch.Tensor] = None) -> torch.Tensor:
+                queries: Optional[torch.Tensor] = None,
+                norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:
         """x: (B, N, D) -> (B, N, D). ``grid`` is the (H, W) token grid for decomposed rel-pos.
 
         ``queries`` (B, M, D), a subset of x's tokens, computes only their outputs -> (B, M, D);
         every token of x is still attended to. Not with relative positions.
+
+        ``norm``: x is ``normalize(t, norm.eps)`` of tokens t whose LayerNorm is ``norm``;
+        its scale and shift are applied here, folded into qkv (:mod:`.folded_norm`).
         """
         if queries is not None and (self.rel_pos_size is not None or self.rel_pos_bias is not None):
             raise ValueError('attention over a subset of queries does not support relative '
                              'positions; pass queries=None')
         if queries is None:
-            qkv = self.qkv(x)  # (B, N, 3 * D)
+            qkv = self.qkv(x) if norm is None else F.linear(x, *fold(norm, self.qkv))  # (B, N, 3D)
             if self._short_kernel(qkv):
                 return self.proj(short_attention(qkv, self.num_heads, self.head_dims))
             b, n, _ = x.shape
             q, k, v = qkv.reshape(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
         else:
-            q, k, v = self._qkv(x, queries)
+            q, k, v = self._qkv(x, queries, norm)
         # q (B, heads, M, head_dims), k and v (B, heads, N, head_dims)
         bias = self._bias(q, grid)
         if bias is not None:

@@ -8,6 +8,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .attention import Attention
 from .drop_path import DropPath
+from .folded_norm import fold, normalize
 from .masking import gather_tokens
 
 
@@ -45,8 +46,10 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
         self.recompute_act = recompute_act
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc1(x)  # (..., hidden_dims)
+    def forward(self, x: torch.Tensor, norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:
+        """x (..., embed_dims) -> (..., embed_dims); with ``norm``, x is ``normalize(t,
+        norm.eps)`` and fc1 applies ``norm``'s scale and shift (:mod:`.folded_norm`)."""
+        h = self.fc1(x) if norm is None else F.linear(x, *fold(norm, self.fc1))  # (..., hidden)
         return self.fc2(recomputed(self.act, h, self.recompute_act))
 
 
@@ -102,6 +105,10 @@ class Block(nn.Module):
             graph otherwise keeps both outputs too (the weight gradients of ``qkv`` and
             ``fc1`` read them), two token-width tensors a block. Eager runs are unaffected.
             Defaults to False.
+        fold_norm (bool): Fold ``norm1`` / ``norm2``'s scale and shift into ``attn.qkv`` /
+            ``mlp.fc1`` (:mod:`.folded_norm`), so that each norm's backward reads the
+            normalized tokens those layers keep anyway, and its input (two token-width tensors
+            a block) is not kept. No recomputation; the same parameters. Defaults to False.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -109,10 +116,12 @@ class Block(nn.Module):
                  layer_scale_init: float = 0.0, fused_attn: bool = True, window_size: int = 0,
                  rel_pos_size: Optional[Tuple[int, int]] = None,
                  rel_pos_bias_size: Optional[Tuple[int, int]] = None,
-                 short_attn: bool = True, recompute_norm: bool = False) -> None:
+                 short_attn: bool = True, recompute_norm: bool = False,
+                 fold_norm: bool = False) -> None:
         super().__init__()
         self.window_size = window_size
         self.recompute_norm = recompute_norm
+        self.fold_norm = fold_norm
         if window_size > 0 and rel_pos_size is not None:
             rel_pos_size = (window_size, window_size)
         self.norm1 = nn.LayerNorm(embed_dims, eps=norm_eps)
@@ -124,12 +133,21 @@ class Block(nn.Module):
         self.ls2 = LayerScale(embed_dims, layer_scale_init) if layer_scale_init > 0 else nn.Identity()
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def _attend(self, x: torch.Tensor, grid: Optional[Tuple[int, int]]) -> torch.Tensor:
+    def _normed(self, norm: nn.LayerNorm, x: torch.Tensor
+                ) -> Tuple[torch.Tensor, Optional[nn.LayerNorm]]:
+        """``norm(x)`` and None; with ``fold_norm``, x normalized without the scale and shift
+        and ``norm``, which the next layer applies."""
+        if self.fold_norm:
+            return normalize(x, norm.eps), norm
+        return recomputed(norm, x, self.recompute_norm), None
+
+    def _attend(self, x: torch.Tensor, grid: Optional[Tuple[int, int]],
+                norm: Optional[nn.LayerNorm]) -> torch.Tensor:
         if self.window_size <= 0:
-            return self.attn(x, grid)
+            return self.attn(x, grid, norm=norm)
         b, _, d = x.shape
         windows, padded = window_partition(x.reshape(b, grid[0], grid[1], d), self.window_size)
-        windows = self.attn(windows, (self.window_size, self.window_size))
+        windows = self.attn(windows, (self.window_size, self.window_size), norm=norm)
         return window_unpartition(windows, self.window_size, padded, grid).reshape(b, -1, d)
 
     def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None,
@@ -144,11 +162,11 @@ class Block(nn.Module):
         if keep is not None and self.window_size > 0:
             raise ValueError('a block with window attention computes every token; pass '
                              'keep=None')
-        h = recomputed(self.norm1, x, self.recompute_norm)
+        h, folded = self._normed(self.norm1, x)
         if keep is None:
-            x = x + self.drop_path(self.ls1(self._attend(h, grid)))
+            x = x + self.drop_path(self.ls1(self._attend(h, grid, folded)))
         else:
             x = gather_tokens(x, keep) + self.drop_path(
-                self.ls1(self.attn(h, grid, queries=gather_tokens(h, keep))))
-        h = recomputed(self.norm2, x, self.recompute_norm)
-        return (x + self.drop_path(self.ls2(self.mlp(h)))).to(dtype)
+                self.ls1(self.attn(h, grid, queries=gather_tokens(h, keep), norm=folded)))
+        h, folded = self._normed(self.norm2, x)
+        return (x + self.drop_path(self.ls2(self.mlp(h, folded)))).to(dtype)
