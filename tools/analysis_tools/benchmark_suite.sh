@@ -4,10 +4,10 @@
 # With CUDA (about 70 minutes, most of it compiling): ViT-B/L/H against mmpretrain (bf16, eager
 # and compiled), each optimisation on and off (ViT-B; the fp32 residual stream and the
 # short-sequence attention kernel for ViT-L too, also given the decoder's 197 tokens; GELU and
-# LayerNorm outputs recomputed in the backward, ViT-B/L/H), ViT-L at batch 256 and 384, each
-# attention kernel at MAE's shapes (run name "attention"), Table 2 for ViT-L (batch 128 and
-# 256) and ViT-H, the data pipeline. Without CUDA: ViT-B in fp32 against mmpretrain (also
-# predicting every patch), Table 2 for ViT-B, the pipeline.
+# LayerNorm outputs recomputed in the backward, LayerNorms folded, ViT-B/L/H), ViT-L at batch
+# 256 and 384, each attention kernel at MAE's shapes (run name "attention"), Table 2 for ViT-L
+# (batch 128 and 256) and ViT-H, the data pipeline. Without CUDA: ViT-B in fp32 against
+# mmpretrain (also predicting every patch), Table 2 for ViT-B, the pipeline.
 # Then prints the tables (benchmark_report.py). ONLY="name ..." runs just those runs, e.g. to
 # fit a short GPU lease: ONLY="l_bf16_compile h_bf16_compile l_table2" bash ...
 set -euo pipefail
@@ -53,15 +53,22 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
     # comes from b512_bf16_compile, l256_bf16_compile_peer and h_bf16_compile
     RG=(--cfg-options model.compile.recompute_gelu=True)
     RA=(--cfg-options model.compile.recompute_gelu=True model.compile.recompute_norm=True)
+    # or the LayerNorms folded into qkv / fc1 (model.compile.fold_norm): their inputs are not
+    # kept, and nothing is recomputed
+    FG=(--cfg-options model.compile.recompute_gelu=True model.compile.fold_norm=True)
     bench b512_recompute_gelu "$B" --batch 512 "${G[@]}" --no-peer --compile "${RG[@]}"
     bench b512_recompute_norm "$B" --batch 512 "${G[@]}" --no-peer --compile \
         --cfg-options model.compile.recompute_norm=True
+    bench b512_fold_norm "$B" --batch 512 "${G[@]}" --no-peer --compile \
+        --cfg-options model.compile.fold_norm=True
     bench b512_short_attn_256_recompute_gelu "$B" --batch 512 "${G[@]}" --no-peer --compile \
         --short-attn-tokens 256 "${RG[@]}"
     bench l256_bf16_compile_peer "$L" --batch 256 "${G[@]}" --compile
     bench l256_recompute_gelu "$L" --batch 256 "${G[@]}" --no-peer --compile "${RG[@]}"
     bench h_recompute_gelu "$H" --batch 64 "${G[@]}" --no-peer --compile "${RG[@]}"
     bench h_recompute_all "$H" --batch 64 "${G[@]}" --no-peer --compile "${RA[@]}"
+    bench l256_fold_norm_recompute_gelu "$L" --batch 256 "${G[@]}" --no-peer --compile "${FG[@]}"
+    bench h_fold_norm_recompute_gelu "$H" --batch 64 "${G[@]}" --no-peer --compile "${FG[@]}"
     bench l384_bf16_compile "$L" --batch 384 "${G[@]}" --no-peer --compile
     bench b_no_fused_adamw "$B" --batch 256 "${G[@]}" --no-peer --eager --no-fused-adamw
     bench b_tensor_groups "$B" --batch 256 "${G[@]}" --no-peer --eager \
