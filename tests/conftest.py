@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 import pytest
 import torch
+import torch._dynamo
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.config import Config
@@ -197,6 +198,19 @@ def build_toy_runner(work_dir: str, epochs: int = 2, load_from: Optional[str] = 
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(by_epoch=True, max_epochs=epochs), default_hooks=default_hooks,
         resume=load_from is not None, load_from=load_from, **kwargs)
+
+
+# Every compiled model shares one code object (``MAE.masked_loss``), whose cache holds at most
+# ``recompile_limit`` graphs; past it, Dynamo would run the suite's later models eagerly and a
+# compiled-vs-eager or saved-bytes test would measure the eager model. Fail instead.
+torch._dynamo.config.fail_on_recompile_limit_hit = True
+
+
+@pytest.fixture(autouse=True)
+def fresh_compile_cache():
+    """Each test compiles from an empty TorchDynamo cache, whatever ran before it."""
+    torch._dynamo.reset()
+    yield
 
 
 @pytest.fixture(scope='session')

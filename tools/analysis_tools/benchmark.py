@@ -25,6 +25,7 @@ import sys
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+import torch._dynamo
 from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
@@ -223,6 +224,9 @@ def main() -> None:
         memory_child(cfg, args)
         return
     device = torch.device(args.device)
+    # the models share MAE.masked_loss's compile cache; a full one must stop the run rather
+    # than let Dynamo time the later models eagerly
+    torch._dynamo.config.fail_on_recompile_limit_hit = True
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     models = {'mae_mm': build_ours(cfg, args).to(device).train()}
