@@ -12,6 +12,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from mae_mm.checkpoint import load_file, mmengine_checkpoint_globals, read_checkpoint, to_mae_mm
 from mae_mm.engine.cli import add_common_args, build_runner, load_config
+from mae_mm.engine.distributed import close_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,6 +73,7 @@ def main() -> None:
                 f'backbone checkpoint goes to training instead: --cfg-options '
                 f'model.backbone.init_cfg.checkpoint=PATH. {err}') from None
         runner.test()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ from mmengine.config import Config
 from mae_mm.checkpoint import mmengine_checkpoint_globals
 from mae_mm.engine.cli import (add_common_args, build_runner, enable_amp, enable_auto_scale_lr,
                                load_config)
+from mae_mm.engine.distributed import close_distributed
 from mae_mm.engine.preflight import check_data_roots
 
 
@@ -46,6 +47,7 @@ def main() -> None:
     # resuming reads MMEngine's own checkpoints weights-only, allowing just their data types
     with mmengine_checkpoint_globals():
         runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -27,3 +27,15 @@ def setup_cpu_distributed(cfg: Config) -> None:
     wrapper.update(cfg.get('model_wrapper_cfg') or {})
     wrapper['device_ids'] = None  # CPU modules take no device ids
     cfg.model_wrapper_cfg = wrapper
+
+
+def close_distributed() -> None:
+    """Destroy the process group, if any, while the interpreter is still whole.
+
+    Left to interpreter shutdown, gloo's worker threads can still hold work whose tensors
+    need the GIL, and the process aborts (SIGABRT, ``terminate called without an active
+    exception``) after a finished run, so the launcher reports a failure. See
+    pytorch/pytorch#179291.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
