@@ -83,3 +83,10 @@ def test_block_with_fold_norm_matches_block():
             outs.append([out, *torch.autograd.grad(out.pow(2).sum(), [t, *block.parameters()])])
         for got, want in zip(*outs):
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_block_with_fold_norm_refuses_windows():
+    """Padded windows would see the folded shift where LayerNorm -> pad sees zeros."""
+    block = Block(32, 4, window_size=4, fold_norm=True)
+    with pytest.raises(ValueError, match='fold_norm does not support window attention'):
+        block(torch.randn(2, 25, 32), (5, 5))

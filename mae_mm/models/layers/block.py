@@ -108,7 +108,8 @@ class Block(nn.Module):
         fold_norm (bool): Fold ``norm1`` / ``norm2``'s scale and shift into ``attn.qkv`` /
             ``mlp.fc1`` (:mod:`.folded_norm`), so that each norm's backward reads the
             normalized tokens those layers keep anyway, and its input (two token-width tensors
-            a block) is not kept. No recomputation; the same parameters. Defaults to False.
+            a block) is not kept. No recomputation; the same parameters. Not with window
+            attention. Defaults to False.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, mlp_ratio: float = 4.0,
@@ -162,6 +163,10 @@ class Block(nn.Module):
         if keep is not None and self.window_size > 0:
             raise ValueError('a block with window attention computes every token; pass '
                              'keep=None')
+        if self.fold_norm and self.window_size > 0:
+            raise ValueError('fold_norm does not support window attention: the zero padding of '
+                             'windows would pass through the folded LayerNorm shift; set '
+                             'fold_norm=False (recompute_norm works with windows)')
         h, folded = self._normed(self.norm1, x)
         if keep is None:
             x = x + self.drop_path(self.ls1(self._attend(h, grid, folded)))
