@@ -56,6 +56,17 @@ def tiny_mae(cls: Optional[type] = None, *, num_layers: int = 2, num_heads: int 
         head=dict(type='MAEHead', norm_pix=True), **mae_args)
 
 
+def with_moved_norms(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with every LayerNorm's scale and shift drawn away from 1 and 0 (seed 2), so
+    that a test of where they are applied can fail."""
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for norm in (m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)):
+            norm.weight.normal_(1.0, 0.5)
+            norm.bias.normal_(0.0, 0.5)
+    return model
+
+
 def image_classifier(arch: dict, img_size: int, out_type: str, probe: bool = False,
                      num_classes: int = 10, **backbone) -> torch.nn.Module:
     """mmpretrain's ImageClassifier over ``mae_mm.MAEViT`` as the classification configs build

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import tiny_mae
+from conftest import tiny_mae, with_moved_norms
 from mmpretrain.structures import DataSample
 
 from mae_mm.benchmark.saved import saved_activations
@@ -20,16 +20,6 @@ def fixed_batch():
     mask[0, 4:] = 1
     mask[1, :12] = 1
     return x, [DataSample().set_mask(m) for m in mask]
-
-
-def with_moved_norms(model: MAE) -> MAE:
-    """``model`` with every LayerNorm's scale and shift drawn away from 1 and 0 (seed 2)."""
-    torch.manual_seed(2)
-    with torch.no_grad():
-        for norm in (m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)):
-            norm.weight.normal_(1.0, 0.5)
-            norm.bias.normal_(0.0, 0.5)
-    return model
 
 
 def grads_of(model: MAE, loss: torch.Tensor) -> dict:

@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
+from conftest import with_moved_norms
 
 from mae_mm.benchmark.saved import saved_activations
 from mae_mm.models.layers import Block
@@ -14,11 +15,7 @@ from mae_mm.models.layers.folded_norm import fold, normalize
 def norm_and_linear() -> nn.Module:
     """LayerNorm(32) -> Linear(32, 48) with a scale and shift far from 1 and 0."""
     torch.manual_seed(0)
-    layers = nn.Sequential(nn.LayerNorm(32, eps=1e-6), nn.Linear(32, 48))
-    with torch.no_grad():
-        layers[0].weight.normal_(1.0, 0.5)
-        layers[0].bias.normal_(0.0, 0.5)
-    return layers
+    return with_moved_norms(nn.Sequential(nn.LayerNorm(32, eps=1e-6), nn.Linear(32, 48)))
 
 
 def folded(layers: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -66,11 +63,7 @@ def test_fold_under_bf16_autocast_keeps_one_token_tensor():
 def test_block_with_fold_norm_matches_block():
     """Both norms of a block folded, on the whole-sequence and the kept-queries paths."""
     torch.manual_seed(0)
-    plain = Block(32, 4)
-    with torch.no_grad():
-        for norm in (plain.norm1, plain.norm2):
-            norm.weight.normal_(1.0, 0.5)
-            norm.bias.normal_(0.0, 0.5)
+    plain = with_moved_norms(Block(32, 4))
     fold_block = copy.deepcopy(plain)
     fold_block.fold_norm = True
     x = torch.randn(2, 9, 32)
