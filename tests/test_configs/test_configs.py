@@ -44,6 +44,7 @@ def test_pretrain_recipe(size, batch, accum):
     assert cfg.train_pipeline[0].type == 'mae_mm.SeedSample'
     assert cfg.train_dataloader.sampler.type == 'mae_mm.SeededSampler'
     assert crop.scale == 224 and crop.crop_ratio_range == (0.2, 1.0) and flip.prob == 0.5
+    assert crop.type == 'mae_mm.RandomResizedCrop' and crop.interpolation == 'bicubic'
     patch = 14 if size == 'h' else 16
     assert mask.patch_size == cfg.model.backbone.patch_size == patch
     assert mask.mask_ratio == cfg.model.backbone.mask_ratio == 0.75

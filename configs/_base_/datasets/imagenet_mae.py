@@ -11,8 +11,9 @@ data_root = 'data/imagenet/'
 train_pipeline = [
     dict(type='mae_mm.SeedSample'),
     dict(type='mae_mm.LoadImageFromFile'),  # names unreadable files; skip_corrupt=True skips them
-    dict(type='RandomResizedCrop', scale={{_base_.img_size}}, crop_ratio_range=(0.2, 1.0),
-         backend='pillow', interpolation='bicubic'),
+    # mmpretrain's crop, resized in torch with PIL's bicubic filter: twice as fast as 'pillow'
+    dict(type='mae_mm.RandomResizedCrop', scale={{_base_.img_size}}, crop_ratio_range=(0.2, 1.0),
+         interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='mae_mm.RandomMasking', patch_size={{_base_.patch_size}},
          mask_ratio={{_base_.mask_ratio}}),
