@@ -3,6 +3,7 @@ import tempfile
 import time
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from PIL import Image
@@ -23,22 +24,44 @@ def imagenet_like_jpegs(dst: str, count: int = 64) -> list:
     return files
 
 
+def peer_pipeline(pipeline: list) -> list:
+    """``pipeline`` with mmpretrain's crop, resized by PIL, as mmpretrain's MAE configs have it."""
+    return [dict(t, type='mmpretrain.RandomResizedCrop', backend='pillow')
+            if t['type'] == 'mae_mm.RandomResizedCrop' else t for t in pipeline]
+
+
 def pipeline_throughput(cfg: Config, count: int = 64, repeat: int = 3) -> dict:
-    """Images per second of ``cfg.train_pipeline`` in this process, and the time share of its
-    masking step (every transform timed separately over the same images)."""
-    transforms = Compose(cfg.train_pipeline).transforms
-    with tempfile.TemporaryDirectory() as tmp:
-        files = imagenet_like_jpegs(tmp, count)
-        spent = np.zeros(len(transforms))
-        for _ in range(repeat):
-            for f in files:
-                results = dict(img_path=f)
-                for i, t in enumerate(transforms):
-                    t0 = time.perf_counter()
-                    results = t(results)
-                    spent[i] += time.perf_counter() - t0
-    mask_idx = [i for i, t in enumerate(transforms) if 'Masking' in type(t).__name__]
-    return dict(img_s=count * repeat / spent.sum(),
+    """Images per second of ``cfg.train_pipeline`` in this process on one thread, as in a loader
+    worker, and of the same pipeline with mmpretrain's crop (``peer_img_s``; the two alternate
+    over the same images), and the time share of its masking step (every transform timed
+    separately)."""
+    ours = Compose(cfg.train_pipeline).transforms
+    peer = Compose(peer_pipeline(cfg.train_pipeline)).transforms
+    spent, peer_spent = np.zeros(len(ours)), np.zeros(len(peer))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a DataLoader worker runs torch on one thread
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            files = imagenet_like_jpegs(tmp, count)
+            for _ in range(repeat):
+                spent += _time_transforms(ours, files)
+                peer_spent += _time_transforms(peer, files)
+    finally:
+        torch.set_num_threads(threads)
+    mask_idx = [i for i, t in enumerate(ours) if 'Masking' in type(t).__name__]
+    return dict(img_s=count * repeat / spent.sum(), peer_img_s=count * repeat / peer_spent.sum(),
                 mask_share=float(spent[mask_idx].sum() / spent.sum()),
                 per_transform_ms={type(t).__name__: 1e3 * s / (count * repeat)
-                                  for t, s in zip(transforms, spent)})
+                                  for t, s in zip(ours, spent)})
+
+
+def _time_transforms(transforms: list, files: list) -> np.ndarray:
+    """Seconds each transform spends in one pass over ``files``."""
+    spent = np.zeros(len(transforms))
+    for f in files:
+        results = dict(img_path=f)
+        for i, t in enumerate(transforms):
+            t0 = time.perf_counter()
+            results = t(results)
+            spent[i] += time.perf_counter() - t0
+    return spent

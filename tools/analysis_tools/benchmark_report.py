@@ -140,8 +140,10 @@ def report(folder: str) -> str:
     for r in runs:
         if 'pipeline' in r:
             p = r['pipeline']
+            peer = (f', with mmpretrain\'s crop {p["peer_img_s"]:.1f} img/s '
+                    f'({p["img_s"] / p["peer_img_s"]:.2f}x)' if 'peer_img_s' in p else '')
             out.append(f'Data pipeline ({os.path.basename(r["config"])}), one worker: '
-                       f'{p["img_s"]:.1f} img/s; masking {100 * p["mask_share"]:.2f}% of it')
+                       f'{p["img_s"]:.1f} img/s{peer}; masking {100 * p["mask_share"]:.2f}% of it')
     return '\n'.join(out)
 
 
