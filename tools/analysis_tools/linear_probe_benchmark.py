@@ -65,8 +65,10 @@ def pretrain_config(args: argparse.Namespace, data_root: str, size: int) -> Conf
     patch = cfg.patch_size
     cfg.model.backbone.img_size = size
     # digits: crops keep most of the digit, no flip (a mirrored digit is another shape)
-    edits = {'RandomResizedCrop': dict(scale=size, crop_ratio_range=(0.35, 1.0)),
+    edits = {'mae_mm.RandomResizedCrop': dict(scale=size, crop_ratio_range=(0.35, 1.0)),
              'mae_mm.RandomMasking': dict(patch_size=patch)}
+    missing = set(edits) - {t['type'] for t in cfg.train_pipeline}
+    assert not missing, f'{PRETRAIN_CFG} has no {missing} step to adapt to the digits'
     pipeline = [dict(t, **edits.get(t['type'], {})) for t in cfg.train_pipeline
                 if t['type'] != 'RandomFlip']
     cfg.train_dataloader.update(batch_size=64, num_workers=0, persistent_workers=False,
