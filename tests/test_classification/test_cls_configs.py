@@ -8,7 +8,7 @@ from mae_mm.models import MAEViT
 
 
 def steps(pipeline) -> dict:
-    return {t.type: t for t in pipeline}
+    return {t.type.split('.')[-1]: t for t in pipeline}
 
 
 @pytest.mark.parametrize('size,base_lr,decay,epochs,drop_path,dims', [
@@ -53,6 +53,7 @@ def test_finetune_recipe(size, base_lr, decay, epochs, drop_path, dims):
     train = steps(cfg.train_dataloader.dataset.pipeline)
     assert train['RandomResizedCrop'].scale == img
     assert train['RandomResizedCrop'].interpolation == 'bicubic'
+    assert train['RandomResizedCrop'].type == 'mae_mm.RandomResizedCrop'
     ra = train['RandAugment']
     assert (ra.policies, ra.num_policies, ra.magnitude_level, ra.magnitude_std) == (
         'timm_increasing', 2, 9, 0.5)
@@ -81,7 +82,7 @@ def test_linprobe_recipe(size, depth, dims):
     assert cfg.model.head.in_channels == dims
     assert cfg.model.head.init_cfg.std == 0.01
     train = [t.type for t in cfg.train_dataloader.dataset.pipeline]
-    assert train == ['LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'PackInputs']
+    assert train == ['LoadImageFromFile', 'mae_mm.RandomResizedCrop', 'RandomFlip', 'PackInputs']
 
 
 def test_448_variant_loads_a_224_checkpoint_with_the_position_embedding_resized():

@@ -14,7 +14,8 @@ data_preprocessor = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=img_size, backend='pillow', interpolation='bicubic'),
+    # mmpretrain's crop with PIL's bicubic filter, resized in torch (twice as fast as 'pillow')
+    dict(type='mae_mm.RandomResizedCrop', scale=img_size, interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandAugment', policies='timm_increasing', num_policies=2, total_level=10,
          magnitude_level=9, magnitude_std=0.5,
