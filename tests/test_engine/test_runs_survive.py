@@ -213,5 +213,19 @@ def test_two_gloo_processes_equal_one_process_with_twice_the_batch(tmp_path, dem
                            *demo_options(demo_images, epochs=2, batch=4)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
-    assert_same_weights(weights(osp.join(one, 'epoch_2.pth')),
-                        weights(osp.join(two, 'epoch_2.pth')), atol=1e-5)
+    assert_same_weights(*(without_key_bias(weights(osp.join(run, 'epoch_2.pth')))
+                          for run in (one, two)), atol=1e-5)
+
+
+def without_key_bias(state: dict) -> dict:
+    """``state`` with the key third of each ``qkv.bias`` left out. Softmax ignores a shift
+    shared by all keys, so that bias's gradient is zero up to rounding; AdamW divides it by its
+    own running scale, so the bias moves by steps set by the rounding alone, which another
+    process count (another reduction order) changes: 1.3e-5 apart in decoder block 0 after 2
+    epochs, where every other value agrees to 3e-6."""
+    out = dict(state)
+    for name, value in state.items():
+        if name.endswith('attn.qkv.bias'):
+            q, _, v = value.chunk(3)
+            out[name] = torch.cat([q, v])
+    return out
