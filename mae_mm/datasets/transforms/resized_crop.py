@@ -22,9 +22,10 @@ class RandomResizedCrop(MMPretrainRandomResizedCrop):
     differently between their horizontal and vertical passes, so the uint8 output is the
     ``'pillow'`` backend's up to rounding: bilinear values differ by at most one level; over
     crops of photographs the mean absolute difference is 0.01-0.05 of 255 (0.23 at worst), and
-    bicubic values rarely differ by up to about 12 levels, where the filter overshoots. On one core (as in
-    a loader worker) the transform takes 1.1 ms instead of 2.2 ms on 500 x 375 images cropped
-    as MAE does and resized to 224 (``tools/analysis_tools/benchmark.py --pipeline``).
+    bicubic values rarely differ by up to about 12 levels, where the filter overshoots. On one
+    core (as in a loader worker) the transform takes 1.1 ms instead of 2.2 ms on 500 x 375
+    images cropped as MAE does and resized to 224
+    (``tools/analysis_tools/benchmark.py --pipeline``).
 
     Args:
         scale (int | tuple): Output size, ``(h, w)`` or one side of a square.
