@@ -1,6 +1,8 @@
 """Activation memory of a pretraining step, mae_mm against mmpretrain, estimated on any device.
 
     python tools/analysis_tools/saved_activations.py configs/mae_vit-b_pretrain.py --batch 512
+    python tools/analysis_tools/saved_activations.py configs/mae_vit-b_pretrain.py --no-peer \
+        --options fold_norm recompute_gelu fold_norm+recompute_gelu
 
 Each model runs a step at two small batches under autocast (bf16 by default; mae_mm compiled
 as its config says) while every tensor autograd saves for backward is recorded
@@ -10,6 +12,12 @@ parameter) estimates the peak without a GPU. On the CPU, ViT-B at batch 512 give
 saved activations for mae_mm, 21.5 GiB with the state, where an H100 measured a 21.8 GiB peak
 (the same SDPA attention; docs/benchmarks.md): what torch.compile keeps is decided before code
 generation, alike on both devices. Transient buffers are not counted.
+
+A compiled mae_mm also reports the bytes its generated kernels move (``mae_mm.benchmark.traffic``;
+the matrix multiplies and attention apart), extrapolated the same way. ``--options`` repeats
+mae_mm with each memory option of ``model.compile`` on ('+' joins several) and prints what each
+saves against the time its added bytes take at ``--bandwidth``: the speed cost of a recompute
+option, projected without a GPU.
 """
 import argparse
 import copy
@@ -24,9 +32,11 @@ from mmpretrain.structures import DataSample
 
 from mae_mm.benchmark.models import build_mmpretrain_mae, size_of
 from mae_mm.benchmark.saved import Saved, at_batch, saved_activations
+from mae_mm.benchmark.traffic import inductor_traffic
 from mae_mm.models.layers import random_mask
 
 GIB = 2**30
+GB = 1e9
 STATE_BYTES = 16  # per parameter: fp32 weight, gradient, AdamW exp_avg and exp_avg_sq
 
 
@@ -40,6 +50,13 @@ def parse_args() -> argparse.Namespace:
                         help='the two measured batches are this and twice this')
     parser.add_argument('--top', type=int, default=8, help='largest groups listed per model')
     parser.add_argument('--no-peer', action='store_true', help='skip mmpretrain')
+    parser.add_argument('--options', nargs='+', default=[],
+                        help="model.compile memory options to compare, each run on its own; "
+                             "'+' joins several, e.g. fold_norm+recompute_gelu")
+    parser.add_argument('--bandwidth', type=float, default=2600,
+                        help='GB/s the generated kernels run at, to turn added bytes into time '
+                             '(default: an H100 running the GELU kernels of a ViT-B step, '
+                             'docs/benchmarks.md)')
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. model.compile=False')
@@ -65,10 +82,13 @@ def measure(name: str, model: torch.nn.Module, size: dict, args: argparse.Namesp
     such as bf16 copies of the weights, do not grow)."""
     dtype = torch.bfloat16 if args.precision == 'bf16' else torch.float32
     runs: List[List[Saved]] = []
+    moved: List[Tuple[int, int]] = []  # (batch, bytes of the generated kernels)
     for batch in (args.small, 2 * args.small):
         inputs, forward = loss_fn(name, model, batch, size, device)
-        with torch.autocast(device.type, dtype, enabled=args.precision != 'fp32'):
+        with inductor_traffic() as traffic, \
+                torch.autocast(device.type, dtype, enabled=args.precision != 'fp32'):
             runs.append(saved_activations(forward, [*model.parameters(), inputs]))
+        moved.append((batch, traffic.kernel_bytes))
         model.zero_grad(set_to_none=True)
     points = [(b, sum(g.nbytes for g in run)) for b, run in zip((args.small, 2 * args.small), runs)]
     activations = at_batch(points[0], points[1], args.batch)
@@ -77,9 +97,37 @@ def measure(name: str, model: torch.nn.Module, size: dict, args: argparse.Namesp
     state = STATE_BYTES * sum(p.numel() for p in model.parameters())
     return dict(measured=points, activations_gib=activations / GIB, state_gib=state / GIB,
                 estimate_gib=(activations + state) / GIB,
+                kernel_gb=at_batch(*moved, args.batch) / GB if moved[0][1] else None,
                 largest=[dict(shape=g.shape, dtype=str(g.dtype), count=g.count,
                               gib=g.nbytes * args.batch / (2 * args.small) / GIB)
                          for g in growing[:args.top]])
+
+
+def with_options(model_cfg: dict, option: str) -> dict:
+    """``model_cfg`` with each of the '+'-joined ``model.compile`` options in ``option`` on."""
+    if not model_cfg.get('compile'):
+        raise ValueError(f'--options {option} needs a compiled model; the config has '
+                         f'model.compile={model_cfg.get("compile")!r}; add --cfg-options '
+                         f'model.compile=True')
+    cfg = copy.deepcopy(model_cfg)
+    cfg['compile'] = {**(cfg['compile'] if isinstance(cfg['compile'], dict) else {}),
+                      **{name: True for name in option.split('+')}}
+    return cfg
+
+
+def print_options(base: dict, options: Dict[str, dict], args: argparse.Namespace) -> None:
+    """Each option's saved bytes and kernel bytes against the configured model's."""
+    print(f'\nmemory options against the configured step at batch {args.batch} (time: the added '
+          f'kernel bytes at {args.bandwidth:.0f} GB/s)')
+    print(f'{"option":<32}{"saved GiB":>10}{"less GiB":>10}{"kernels GB":>12}{"more GB":>9}'
+          f'{"more ms":>9}')
+    print(f'{"as configured":<32}{base["activations_gib"]:>10.2f}{"":>10}'
+          f'{base["kernel_gb"]:>12.2f}')
+    for option, r in options.items():
+        more = r['kernel_gb'] - base['kernel_gb']
+        print(f'{option:<32}{r["activations_gib"]:>10.2f}'
+              f'{base["activations_gib"] - r["activations_gib"]:>10.2f}{r["kernel_gb"]:>12.2f}'
+              f'{more:>9.2f}{1e3 * more / args.bandwidth:>9.2f}')
 
 
 def main() -> None:
@@ -91,19 +139,24 @@ def main() -> None:
     device = torch.device(args.device)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('data_preprocessor', None)
+    option_cfgs = {option: with_options(model_cfg, option) for option in args.options}
     models: Dict[str, torch.nn.Module] = {'mae_mm': MODELS.build(model_cfg).to(device).train()}
     size = size_of(cfg.model, models['mae_mm'])
     if not args.no_peer:
         models['mmpretrain'] = build_mmpretrain_mae(size).to(device).train()
         init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     results = {name: measure(name, model, size, args, device) for name, model in models.items()}
+    options = {option: measure('mae_mm', MODELS.build(cfg).to(device).train(), size, args, device)
+               for option, cfg in option_cfgs.items()}
     print(f'{args.config}: batch {args.batch}, {args.precision}, {device.type}, '
           f'compile={models["mae_mm"].compile_cfg}; measured at batches {args.small} and '
           f'{2 * args.small}')
-    print(f'{"model":<12}{"activations GiB":>17}{"state GiB":>11}{"estimate GiB":>14}')
+    print(f'{"model":<12}{"activations GiB":>17}{"state GiB":>11}{"estimate GiB":>14}'
+          f'{"kernels GB":>12}')
     for name, r in results.items():
+        kernels = '-' if r['kernel_gb'] is None else f'{r["kernel_gb"]:.2f}'
         print(f'{name:<12}{r["activations_gib"]:>17.2f}{r["state_gib"]:>11.2f}'
-              f'{r["estimate_gib"]:>14.2f}')
+              f'{r["estimate_gib"]:>14.2f}{kernels:>12}')
     if 'mmpretrain' in results:
         ratio = results['mae_mm']['estimate_gib'] / results['mmpretrain']['estimate_gib']
         print(f'estimated memory ratio mae_mm / mmpretrain: {ratio:.3f}x')
@@ -112,10 +165,13 @@ def main() -> None:
               f'{2 * args.small}; GiB at batch {args.batch}; count)')
         for g in r['largest']:
             print(f'  {str(tuple(g["shape"])):<24}{g["dtype"]:<16}{g["gib"]:>9.4f}{g["count"]:>6}')
+    if options:
+        print_options(results['mae_mm'], options, args)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(config=args.config, batch=args.batch, precision=args.precision,
-                           device=device.type, results=results), f, indent=2)
+                           device=device.type, bandwidth_gb_s=args.bandwidth, results=results,
+                           options=options), f, indent=2)
 
 
 if __name__ == '__main__':
