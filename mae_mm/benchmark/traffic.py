@@ -5,6 +5,10 @@ normalisation, reductions: everything but the library calls for matrix multiplie
 attention) are bound by memory bandwidth on a GPU, so a recompute option's cost is the bytes it
 adds to them over the device's bandwidth. Which kernels Inductor fuses differs a little between
 its CPU and GPU code, so a count taken on the CPU projects the GPU's rather than measuring it.
+One difference is closed here: on the CPU Inductor copies each input of a concatenation into
+its place in a buffer and then copies that buffer again where it is permuted (attention's q, k
+and v gradients into qkv's layout), where on a GPU it writes the concatenation as one pointwise
+kernel; counting forces the GPU's choice (``force_pointwise_cat``).
 """
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +42,8 @@ def inductor_traffic() -> Iterator[Traffic]:
     """Count the kernels of every graph Inductor generates inside the block.
 
     Dynamo's cache is emptied and Inductor's caches are off inside, so each graph is compiled
-    afresh for the shapes it meets (a graph loaded from a cache would go uncounted).
+    afresh for the shapes it meets (a graph loaded from a cache would go uncounted), and every
+    concatenation is generated as a pointwise kernel, as on a GPU.
 
     Yields:
         Traffic: Filled in as graphs are generated.
@@ -59,7 +64,7 @@ def inductor_traffic() -> Iterator[Traffic]:
         codegen(self)
 
     torch._dynamo.reset()
-    with inductor_config.patch(fx_graph_cache=False), \
+    with inductor_config.patch(fx_graph_cache=False, force_pointwise_cat=True), \
             torch._functorch.config.patch(enable_autograd_cache=False), \
             mock.patch.object(scheduler.Scheduler, 'codegen', counting_codegen):
         yield traffic

@@ -1,5 +1,6 @@
-"""Inductor's byte counts of a compiled step: what recomputing GELU adds, exactly; the tool's
-option comparison refuses an uncompiled model before measuring anything."""
+"""Inductor's byte counts of a compiled step: what recomputing GELU adds, exactly; gradients
+concatenated into a permuted layout cost one copy, as on a GPU; the tool's option comparison
+refuses an uncompiled model before measuring anything."""
 import pytest
 import torch
 from mmpretrain.structures import DataSample
@@ -34,6 +35,22 @@ def test_recompute_gelu_adds_one_write_of_each_gelu_output():
     gelu_bytes = batch * 4 * (2 * 5 * 128 + 17 * 64 + 12 * 64)
     assert recomputed.kernel_bytes - default.kernel_bytes == gelu_bytes
     assert recomputed.library_bytes == default.library_bytes
+
+
+def test_concatenation_into_a_permuted_layout_is_one_copy():
+    """As attention's q, k and v gradients reach qkv's (B, N, 3, D) layout: each input is read
+    once and the result written once, as a GPU's pointwise concatenation does (the CPU's own
+    lowering would copy into a (3, B, N, D) buffer first, twice the bytes)."""
+    def to_qkv_layout(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        # three gradients from a library call, as attention's backward returns q, k and v's
+        grads = torch.sort(x @ w, dim=-1).values.unbind(0)
+        return torch.stack(grads).permute(1, 0, 2).contiguous()
+
+    x, w = torch.randn(8, 16), torch.randn(3, 16, 16)
+    with inductor_traffic() as traffic:
+        out = torch.compile(to_qkv_layout)(x, w)
+    assert out.shape == (8, 3, 16)
+    assert traffic.kernel_bytes == 2 * out.nbytes
 
 
 def test_tool_options_need_a_compiled_model():
