@@ -146,8 +146,9 @@ def main() -> None:
         models['mmpretrain'] = build_mmpretrain_mae(size).to(device).train()
         init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     results = {name: measure(name, model, size, args, device) for name, model in models.items()}
-    options = {option: measure('mae_mm', MODELS.build(cfg).to(device).train(), size, args, device)
-               for option, cfg in option_cfgs.items()}
+    options = {option: measure('mae_mm', MODELS.build(option_cfg).to(device).train(), size, args,
+                               device)
+               for option, option_cfg in option_cfgs.items()}
     print(f'{args.config}: batch {args.batch}, {args.precision}, {device.type}, '
           f'compile={models["mae_mm"].compile_cfg}; measured at batches {args.small} and '
           f'{2 * args.small}')
