@@ -1,6 +1,6 @@
 """Train-step closures for mae_mm's MAE and its peer, mmpretrain's MAE, at the same size."""
 import copy
-from typing import Callable, Union
+from typing import Callable, List, Union
 
 import torch
 from mmengine.config import ConfigDict
@@ -87,18 +87,41 @@ def optim_wrapper_cfg(config_wrapper: dict, precision: str, ours: bool,
     return cfg
 
 
+def batch_samples(model: torch.nn.Module, batch: int, device: Union[str, torch.device],
+                  with_masks: bool) -> List[DataSample]:
+    """A batch's data samples; ``with_masks`` (mae_mm): each carries a random mask of the
+    model's size, as the data pipeline delivers it (mmpretrain's MAE masks in the model)."""
+    if not with_masks:
+        return [DataSample() for _ in range(batch)]
+    bb = model.backbone
+    return [DataSample().set_mask(m)
+            for m in random_mask(batch, bb.num_patches, bb.num_masked, device)]
+
+
+def with_compile_options(model_cfg: dict, option: str) -> dict:
+    """``model_cfg`` with each of the '+'-joined ``model.compile`` options in ``option`` on,
+    e.g. ``'fold_norm+recompute_gelu'``.
+
+    Raises:
+        ValueError: If ``model_cfg`` is not compiled.
+    """
+    if not model_cfg.get('compile'):
+        raise ValueError(f'--options {option} needs a compiled model; the config has '
+                         f'model.compile={model_cfg.get("compile")!r}; add --cfg-options '
+                         f'model.compile=True')
+    cfg = copy.deepcopy(model_cfg)
+    cfg['compile'] = {**(cfg['compile'] if isinstance(cfg['compile'], dict) else {}),
+                      **{name: True for name in option.split('+')}}
+    return cfg
+
+
 def make_step(model: torch.nn.Module, inputs: torch.Tensor, wrapper_cfg: dict,
               with_masks: bool) -> Callable[[], torch.Tensor]:
     """One full training step (forward, backward, update) on a device-resident batch,
     through an MMEngine optimizer wrapper as the Runner does it."""
     from mmengine.optim import build_optim_wrapper
     optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
-    if with_masks:  # mae_mm: masks as the data pipeline delivers them
-        masks = random_mask(inputs.shape[0], model.backbone.num_patches, model.backbone.num_masked,
-                            inputs.device)
-        samples = [DataSample().set_mask(m) for m in masks]
-    else:
-        samples = [DataSample() for _ in range(inputs.shape[0])]
+    samples = batch_samples(model, inputs.shape[0], inputs.device, with_masks)
 
     def step() -> torch.Tensor:
         with optim_wrapper.optim_context(model):

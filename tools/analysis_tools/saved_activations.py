@@ -28,12 +28,11 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.utils import import_modules_from_strings
-from mmpretrain.structures import DataSample
 
-from mae_mm.benchmark.models import build_mmpretrain_mae, size_of
+from mae_mm.benchmark.models import (batch_samples, build_mmpretrain_mae, size_of,
+                                     with_compile_options)
 from mae_mm.benchmark.saved import Saved, at_batch, saved_activations
 from mae_mm.benchmark.traffic import inductor_traffic
-from mae_mm.models.layers import random_mask
 
 GIB = 2**30
 GB = 1e9
@@ -67,11 +66,7 @@ def loss_fn(name: str, model: torch.nn.Module, batch: int, size: dict, device: t
             ) -> Tuple[torch.Tensor, Callable[[], torch.Tensor]]:
     """A synthetic batch and the loss of ``model`` on it, as its training step computes it."""
     inputs = torch.randn(batch, 3, size['img_size'], size['img_size'], device=device)
-    if name == 'mae_mm':  # masks as the data pipeline delivers them
-        masks = random_mask(batch, size['num_patches'], size['num_masked'], device)
-        samples = [DataSample().set_mask(m) for m in masks]
-    else:
-        samples = [DataSample() for _ in range(batch)]
+    samples = batch_samples(model, batch, device, with_masks=name == 'mae_mm')
     return inputs, lambda: model.loss(inputs, samples)['loss']
 
 
@@ -103,18 +98,6 @@ def measure(name: str, model: torch.nn.Module, size: dict, args: argparse.Namesp
                          for g in growing[:args.top]])
 
 
-def with_options(model_cfg: dict, option: str) -> dict:
-    """``model_cfg`` with each of the '+'-joined ``model.compile`` options in ``option`` on."""
-    if not model_cfg.get('compile'):
-        raise ValueError(f'--options {option} needs a compiled model; the config has '
-                         f'model.compile={model_cfg.get("compile")!r}; add --cfg-options '
-                         f'model.compile=True')
-    cfg = copy.deepcopy(model_cfg)
-    cfg['compile'] = {**(cfg['compile'] if isinstance(cfg['compile'], dict) else {}),
-                      **{name: True for name in option.split('+')}}
-    return cfg
-
-
 def print_options(base: dict, options: Dict[str, dict], args: argparse.Namespace) -> None:
     """Each option's saved bytes and kernel bytes against the configured model's."""
     print(f'\nmemory options against the configured step at batch {args.batch} (time: the added '
@@ -139,7 +122,7 @@ def main() -> None:
     device = torch.device(args.device)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('data_preprocessor', None)
-    option_cfgs = {option: with_options(model_cfg, option) for option in args.options}
+    option_cfgs = {option: with_compile_options(model_cfg, option) for option in args.options}
     models: Dict[str, torch.nn.Module] = {'mae_mm': MODELS.build(model_cfg).to(device).train()}
     size = size_of(cfg.model, models['mae_mm'])
     if not args.no_peer:

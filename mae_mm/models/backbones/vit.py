@@ -23,6 +23,23 @@ ARCHS = {
 OUT_TYPES = ('raw', 'cls', 'avg', 'featmap')
 
 
+def parse_arch(arch: Union[str, dict]) -> Tuple[int, int, int, int]:
+    """(embed_dims, num_layers, num_heads, patch_size) of an ``arch`` name of ``ARCHS`` or dict.
+
+    Raises:
+        ValueError: If the name is unknown or the dict lacks a size.
+    """
+    if isinstance(arch, str):
+        if arch.lower() not in ARCHS:
+            raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(ARCHS)} or pass '
+                             f'dict(embed_dims=..., num_layers=..., num_heads=...)')
+        return ARCHS[arch.lower()]
+    missing = {'embed_dims', 'num_layers', 'num_heads'} - set(arch)
+    if missing:
+        raise ValueError(f'arch dict {arch} lacks {sorted(missing)}')
+    return arch['embed_dims'], arch['num_layers'], arch['num_heads'], arch.get('patch_size', 16)
+
+
 @MODELS.register_module()
 class MAEViT(BaseModule):
     """Vision Transformer with MAE's masked forward and dense / pooled downstream outputs.
@@ -98,7 +115,7 @@ class MAEViT(BaseModule):
                  frozen_stages: int = -1,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.embed_dims, self.num_layers, num_heads, default_patch = self._parse_arch(arch)
+        self.embed_dims, self.num_layers, num_heads, default_patch = parse_arch(arch)
         if out_type not in OUT_TYPES:
             raise ValueError(f'out_type must be one of {OUT_TYPES}, got {out_type!r}')
         if out_type == 'cls' and not with_cls_token:
@@ -148,18 +165,6 @@ class MAEViT(BaseModule):
             self.fc_norm = nn.LayerNorm(self.embed_dims, eps=norm_eps)
         self._init_random_weights()
         self._freeze_stages()
-
-    @staticmethod
-    def _parse_arch(arch: Union[str, dict]) -> Tuple[int, int, int, int]:
-        if isinstance(arch, str):
-            if arch.lower() not in ARCHS:
-                raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(ARCHS)} or pass '
-                                 f'dict(embed_dims=..., num_layers=..., num_heads=...)')
-            return ARCHS[arch.lower()]
-        missing = {'embed_dims', 'num_layers', 'num_heads'} - set(arch)
-        if missing:
-            raise ValueError(f'arch dict {arch} lacks {sorted(missing)}')
-        return arch['embed_dims'], arch['num_layers'], arch['num_heads'], arch.get('patch_size', 16)
 
     def _parse_out_indices(self, out_indices) -> Tuple[int, ...]:
         out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
