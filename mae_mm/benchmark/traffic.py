@@ -1,28 +1,46 @@
-"""Bytes the generated kernels of a compiled step move, as Inductor counts them, on any device.
+"""Bytes the generated kernels of a compiled step move on a GPU, as Inductor counts them.
 
 Inductor knows the buffers each kernel it generates reads and writes. Those kernels (pointwise,
 normalisation, reductions: everything but the library calls for matrix multiplies and
 attention) are bound by memory bandwidth on a GPU, so a recompute option's cost is the bytes it
-adds to them over the device's bandwidth. Which kernels Inductor fuses differs a little between
-its CPU and GPU code, so a count taken on the CPU projects the GPU's rather than measuring it.
-One difference is closed here: on the CPU Inductor copies each input of a concatenation into
-its place in a buffer and then copies that buffer again where it is permuted (attention's q, k
-and v gradients into qkv's layout), where on a GPU it writes the concatenation as one pointwise
-kernel; counting forces the GPU's choice (``force_pointwise_cat``).
+adds to them over the device's bandwidth.
+
+Which kernels Inductor fuses depends on the device it generates code for. On a CUDA device the
+graphs are counted as compiled. A graph compiled for the CPU is lowered a second time, for a
+CUDA device that reports an H100's properties: only Inductor's scheduling runs, which needs no
+GPU, and code generation stops once its kernels are counted. That counts what Triton would
+fuse and the CPU would not: a LayerNorm backward's input gradient (a sum along each row) and
+weight gradients (sums down the columns) in one pass ("mix-order" reductions), a concatenation
+written as one pointwise kernel. Inductor mixes reduction orders only for tensors of at least
+4,096 rows and 5M elements; counting skips those size checks
+(``mix_order_reduction_non_strict_mode``), since the small batches counted stand for large ones.
 """
-from contextlib import contextmanager
+import contextlib
+import copy
 from dataclasses import dataclass
-from typing import Iterator
+from types import SimpleNamespace
+from typing import Callable, Iterator, Sequence
 from unittest import mock
 
 import torch
+import torch._inductor.compile_fx as compile_fx
+from torch._dynamo.device_interface import CudaInterface
 from torch._inductor import config as inductor_config
 from torch._inductor import scheduler
+from torch._inductor.exc import InductorError
+from torch.utils._pytree import tree_map
+
+CUDA = torch.device('cuda', 0)
+# what Inductor's scheduling asks of an H100 SXM (torch.cuda.get_device_properties there)
+H100 = SimpleNamespace(name='NVIDIA H100 80GB HBM3', major=9, minor=0, multi_processor_count=132,
+                       regs_per_multiprocessor=65536, max_threads_per_multi_processor=2048,
+                       max_threads_per_block=1024, warp_size=32, total_memory=80 * 2**30,
+                       L2_cache_size=50 * 2**20, shared_memory_per_block_optin=227 * 2**10)
 
 
 @dataclass
 class Traffic:
-    """What the graphs compiled in :func:`inductor_traffic` do, summed over them.
+    """What the graphs compiled in :func:`inductor_traffic` do on a GPU, summed over them.
 
     Attributes:
         graphs (int): Graphs generated (a step's forward and backward are two).
@@ -37,21 +55,14 @@ class Traffic:
     library_bytes: int = 0
 
 
-@contextmanager
-def inductor_traffic() -> Iterator[Traffic]:
-    """Count the kernels of every graph Inductor generates inside the block.
+class _Counted(Exception):
+    """Ends a lowering for an H100 once its kernels are counted."""
 
-    Dynamo's cache is emptied and Inductor's caches are off inside, so each graph is compiled
-    afresh for the shapes it meets (a graph loaded from a cache would go uncounted), and every
-    concatenation is generated as a pointwise kernel, as on a GPU.
 
-    Yields:
-        Traffic: Filled in as graphs are generated.
-    """
-    traffic = Traffic()
-    codegen = scheduler.Scheduler.codegen
-
-    def counting_codegen(self: scheduler.Scheduler) -> None:
+def _counting(traffic: Traffic, then: Callable[[scheduler.Scheduler], None]
+              ) -> Callable[[scheduler.Scheduler], None]:
+    """A ``Scheduler.codegen`` that adds the scheduled kernels to ``traffic``, then ``then``."""
+    def codegen(self: scheduler.Scheduler) -> None:
         traffic.graphs += 1
         for node in self.nodes:
             if isinstance(node, scheduler.NopKernelSchedulerNode):
@@ -61,11 +72,84 @@ def inductor_traffic() -> Iterator[Traffic]:
             else:
                 traffic.kernels += 1
                 traffic.kernel_bytes += node.get_read_write_buffers_sizes()
-        codegen(self)
+        then(self)
+    return codegen
+
+
+def _stop(self: scheduler.Scheduler) -> None:
+    raise _Counted
+
+
+@contextlib.contextmanager
+def _as_h100() -> Iterator[None]:
+    """Inductor sees one CUDA device with an H100's properties, and Triton for it."""
+    with contextlib.ExitStack() as stack:
+        for name, value in dict(get_device_properties=lambda *a, **k: H100,
+                                get_compute_capability=lambda *a, **k: 90,
+                                current_device=lambda: 0, device_count=lambda: 1,
+                                is_bf16_supported=lambda *a, **k: True).items():
+            stack.enter_context(mock.patch.object(CudaInterface, name, staticmethod(value)))
+        stack.enter_context(mock.patch.object(scheduler, 'has_triton', lambda: True))
+        yield
+
+
+def _on_cuda(gm: torch.fx.GraphModule, inputs: Sequence) -> list:
+    """Move ``gm``'s recorded tensors and device arguments to CUDA, in place; ``inputs`` on CUDA.
+
+    The tensors are fake ones of the graph's own fake mode, with the same sizes and strides.
+    """
+    fake_mode = torch._guards.detect_fake_mode(inputs)
+
+    def on_cuda(value):
+        if not isinstance(value, torch.Tensor):
+            return value
+        with fake_mode:
+            return torch.empty_strided(value.shape, value.stride(), dtype=value.dtype,
+                                       device=CUDA)
+
+    for node in gm.graph.nodes:
+        if 'val' in node.meta:
+            node.meta['val'] = tree_map(on_cuda, node.meta['val'])
+        if node.kwargs.get('device') is not None:
+            node.kwargs = {**node.kwargs, 'device': CUDA}
+    gm.recompile()
+    return [on_cuda(x) for x in inputs]
+
+
+@contextlib.contextmanager
+def inductor_traffic() -> Iterator[Traffic]:
+    """Count the kernels Inductor generates, or would for an H100, for every graph compiled
+    inside the block.
+
+    Dynamo's cache is emptied and Inductor's caches are off inside, so each graph is compiled
+    afresh for the shapes it meets (a graph loaded from a cache would go uncounted).
+
+    Yields:
+        Traffic: Filled in as graphs are compiled.
+    """
+    traffic = Traffic()
+    compile_graph = compile_fx._compile_fx_inner
+    codegen = scheduler.Scheduler.codegen
+
+    def compile_and_count(gm: torch.fx.GraphModule, inputs: Sequence, **kwargs):
+        if any(isinstance(x, torch.Tensor) and x.is_cuda for x in inputs):
+            with mock.patch.object(scheduler.Scheduler, 'codegen', _counting(traffic, codegen)):
+                return compile_graph(gm, inputs, **kwargs)
+        replay = copy.deepcopy(gm)
+        with _as_h100(), \
+                mock.patch.object(compile_fx, '_compile_fx_inner', compile_graph), \
+                mock.patch.object(scheduler.Scheduler, 'codegen', _counting(traffic, _stop)), \
+                inductor_config.patch({'triton.mix_order_reduction_non_strict_mode': True}):
+            try:
+                compile_fx.compile_fx_inner(replay, _on_cuda(replay, inputs), **kwargs)
+            except InductorError as error:  # Inductor wraps what code generation raises
+                if not isinstance(error.inner_exception, _Counted):
+                    raise
+        return compile_graph(gm, inputs, **kwargs)
 
     torch._dynamo.reset()
-    with inductor_config.patch(fx_graph_cache=False, force_pointwise_cat=True), \
+    with inductor_config.patch(fx_graph_cache=False), \
             torch._functorch.config.patch(enable_autograd_cache=False), \
-            mock.patch.object(scheduler.Scheduler, 'codegen', counting_codegen):
+            mock.patch.object(compile_fx, '_compile_fx_inner', compile_and_count):
         yield traffic
     torch._dynamo.reset()
