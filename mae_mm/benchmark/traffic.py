@@ -17,7 +17,7 @@ written as one pointwise kernel. Inductor mixes reduction orders only for tensor
 """
 import contextlib
 import copy
-from dataclasses import dataclass
+import dataclasses
 from types import SimpleNamespace
 from typing import Callable, Iterator, Sequence
 from unittest import mock
@@ -28,6 +28,7 @@ from torch._dynamo.device_interface import CudaInterface
 from torch._inductor import config as inductor_config
 from torch._inductor import scheduler
 from torch._inductor.exc import InductorError
+from torch._inductor.output_code import OutputCode
 from torch.utils._pytree import tree_map
 
 CUDA = torch.device('cuda', 0)
@@ -38,7 +39,7 @@ H100 = SimpleNamespace(name='NVIDIA H100 80GB HBM3', major=9, minor=0, multi_pro
                        L2_cache_size=50 * 2**20, shared_memory_per_block_optin=227 * 2**10)
 
 
-@dataclass
+@dataclasses.dataclass
 class Traffic:
     """What the graphs compiled in :func:`inductor_traffic` do on a GPU, summed over them.
 
@@ -116,13 +117,46 @@ def _on_cuda(gm: torch.fx.GraphModule, inputs: Sequence) -> list:
     return [on_cuda(x) for x in inputs]
 
 
+@dataclasses.dataclass
+class _Unrun(OutputCode):
+    """A graph counted and not compiled for the CPU: it returns uninitialised tensors of the
+    sizes, strides and dtypes its outputs have (``outputs``: the graph's recorded values)."""
+    outputs: Sequence = ()
+
+    def __post_init__(self) -> None:
+        self._boxed_call = True
+
+    def __call__(self, inputs: list) -> list:
+        inputs.clear()  # the boxed convention: the callee frees its inputs
+        return [torch.empty_strided(v.shape, v.stride(), dtype=v.dtype)
+                if isinstance(v, torch.Tensor) else v for v in self.outputs]
+
+    def post_compile(self, *args, **kwargs) -> None:
+        pass
+
+    def set_triton_bundle(self, triton_bundle) -> None:
+        pass
+
+
+def _unrun(gm: torch.fx.GraphModule) -> _Unrun:
+    (outputs,) = gm.graph.find_nodes(op='output')[0].args
+    return _Unrun(outputs=[n.meta['val'] if isinstance(n, torch.fx.Node) else n
+                           for n in outputs])
+
+
 @contextlib.contextmanager
-def inductor_traffic() -> Iterator[Traffic]:
+def inductor_traffic(run: bool = True) -> Iterator[Traffic]:
     """Count the kernels Inductor generates, or would for an H100, for every graph compiled
     inside the block.
 
     Dynamo's cache is emptied and Inductor's caches are off inside, so each graph is compiled
     afresh for the shapes it meets (a graph loaded from a cache would go uncounted).
+
+    Args:
+        run (bool): Compile the CPU's graphs for the CPU too and run them. False skips that
+            (the slow part at large batches, bf16 most of all): the graphs then return
+            uninitialised tensors, so the block's results are meaningless, but their shapes
+            and the kernels counted are the same. Defaults to True.
 
     Yields:
         Traffic: Filled in as graphs are compiled.
@@ -145,7 +179,7 @@ def inductor_traffic() -> Iterator[Traffic]:
             except InductorError as error:  # Inductor wraps what code generation raises
                 if not isinstance(error.inner_exception, _Counted):
                     raise
-        return compile_graph(gm, inputs, **kwargs)
+        return compile_graph(gm, inputs, **kwargs) if run else _unrun(gm)
 
     torch._dynamo.reset()
     with inductor_config.patch(fx_graph_cache=False), \

@@ -1,15 +1,15 @@
-"""Speed cost of ``model.compile``'s memory options on a GPU, projected per block on any machine.
+"""Speed cost of ``model.compile``'s memory options on a GPU, projected on any machine.
 
     python tools/analysis_tools/kernel_traffic.py configs/mae_vit-b_pretrain.py --batch 512 \
-        --step-ms 86.3 --options fold_norm recompute_gelu fold_norm+recompute_gelu
+        --step-ms 86.3 --options fold_norm recompute_gelu fuse_bias_grad
 
 A compiled step's generated kernels (everything but the matrix multiplies and attention) are
 bound by memory bandwidth on a GPU, so what an option adds to the bytes they move, as Inductor
 would schedule them for an H100 (``mae_mm.benchmark.traffic``), over ``--bandwidth`` is the time
-it adds. Counting a full-depth ViT-B/L/H step takes minutes an option on a CPU; this counts MAEs
-of the config's widths with one and two encoder blocks and one and two decoder blocks, each at
-batches 2 and 4, and extrapolates: the bytes grow linearly in the depth and in the batch (full
-depth ViT-B at batch 2 came within 0.3% of the sum).
+it adds. The graphs are scheduled at the batch asked for, as which reductions Inductor splits
+and fuses depends on their sizes, and not run. Counting a full-depth ViT-B/L/H step takes
+minutes an option; this counts MAEs of the config's widths with one and two encoder blocks and
+one and two decoder blocks and extrapolates: the bytes grow linearly in the depth.
 
 On a CPU the encoder attends with SDPA, where a GPU runs mae_mm's short kernel
 (``short_attention.py``): the count then has one copy of the q, k and v gradients into qkv's
@@ -27,12 +27,10 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.utils import import_modules_from_strings
 
 from mae_mm.benchmark.models import batch_samples, with_compile_options
-from mae_mm.benchmark.saved import at_batch
 from mae_mm.benchmark.traffic import inductor_traffic
 from mae_mm.models.backbones.vit import parse_arch
 
 DEPTHS = ((1, 1), (2, 1), (1, 2))  # (encoder, decoder) blocks of the models counted
-BATCHES = (2, 4)
 GB = 1e9
 
 
@@ -69,20 +67,16 @@ def kernel_bytes(model_cfg: dict, batch: int) -> int:
     img_size = model.backbone.patch_embed.img_size[0]
     inputs = torch.randn(batch, 3, img_size, img_size)
     samples = batch_samples(model, batch, 'cpu', with_masks=True)
-    with inductor_traffic() as traffic, torch.autocast('cpu', torch.bfloat16):
+    with inductor_traffic(run=False) as traffic, torch.autocast('cpu', torch.bfloat16):
         model.loss(inputs, samples)['loss'].backward()
     return traffic.kernel_bytes
 
 
-def project(counts: Dict[Tuple[int, int, int], int], num_layers: int, decoder_depth: int,
-            batch: int) -> float:
-    """Bytes at full depth and ``batch`` from ``counts[encoder, decoder, batch]``."""
-    def at(encoder: int, decoder: int) -> float:
-        return at_batch(*((b, counts[encoder, decoder, b]) for b in BATCHES), batch)
-
-    one = at(1, 1)
-    return (one + (num_layers - 1) * (at(2, 1) - one)
-            + (decoder_depth - 1) * (at(1, 2) - one))
+def project(counts: Dict[Tuple[int, int], int], num_layers: int, decoder_depth: int) -> float:
+    """Bytes at full depth from ``counts[encoder, decoder]`` of the models in ``DEPTHS``."""
+    one = counts[1, 1]
+    return (one + (num_layers - 1) * (counts[2, 1] - one)
+            + (decoder_depth - 1) * (counts[1, 2] - one))
 
 
 def main() -> None:
@@ -105,19 +99,19 @@ def main() -> None:
 
     counts, projected = {}, {}
     for name, option_cfg in configs.items():
-        counts[name] = {(e, d, b): kernel_bytes(at_depth(option_cfg, e, d), b)
-                        for e, d in DEPTHS for b in BATCHES}
-        projected[name] = project(counts[name], num_layers, decoder_depth, args.batch) / GB
+        counts[name] = {(e, d): kernel_bytes(at_depth(option_cfg, e, d), args.batch)
+                        for e, d in DEPTHS}
+        projected[name] = project(counts[name], num_layers, decoder_depth) / GB
         print(f'{name}: {projected[name]:.2f} GB', flush=True)
 
     base = projected['as configured']
     print(f'\n{args.config}: {num_layers} + {decoder_depth} blocks, batch {args.batch}, bf16, '
           f'kernels as scheduled for an H100, time at {args.bandwidth:.0f} GB/s')
     step = f'{"% of step":>11}{"img/s":>9}' if args.step_ms else ''
-    print(f'{"option":<32}{"kernels GB":>12}{"more GB":>9}{"more ms":>9}{step}')
+    print(f'{"option":<44}{"kernels GB":>12}{"more GB":>9}{"more ms":>9}{step}')
     for name, gb in projected.items():
         more_ms = 1e3 * (gb - base) / args.bandwidth
-        line = f'{name:<32}{gb:>12.2f}{gb - base:>+9.2f}{more_ms:>+9.2f}'
+        line = f'{name:<44}{gb:>12.2f}{gb - base:>+9.2f}{more_ms:>+9.2f}'
         if args.step_ms:
             line += (f'{100 * more_ms / args.step_ms:>+10.2f}%'
                      f'{1e3 * args.batch / (args.step_ms + more_ms):>9.0f}')
@@ -126,8 +120,8 @@ def main() -> None:
         with open(args.json, 'w') as f:
             json.dump(dict(config=args.config, batch=args.batch, bandwidth_gb_s=args.bandwidth,
                            projected_gb=projected,
-                           counts={name: [dict(encoder=e, decoder=d, batch=b, kernel_bytes=n)
-                                          for (e, d, b), n in c.items()]
+                           counts={name: [dict(encoder=e, decoder=d, kernel_bytes=n)
+                                          for (e, d), n in c.items()]
                                    for name, c in counts.items()}), f, indent=2)
 
 
