@@ -42,10 +42,12 @@ def saved_for_backward(model: MAE) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize('compile', [True, dict(activation_memory_budget=0.1),
                                      dict(recompute_gelu=True, recompute_norm=True),
-                                     dict(fold_norm=True)])
+                                     dict(fold_norm=True),
+                                     dict(fold_norm=True, fuse_bias_grad=True)])
 def test_compiled_model_matches_eager(compile):
-    """model.compile (with or without recomputation, with folded norms): the same loss and
-    gradients for every parameter, the same state dict."""
+    """model.compile (with or without recomputation, with folded norms, with fc1's bias
+    gradient summed per sample): the same loss and gradients for every parameter, the same
+    state dict."""
     eager_model = with_moved_norms(tiny_mae())
     compiled_model = with_moved_norms(tiny_mae(compile=compile))
     assert eager_model.compile_cfg is None

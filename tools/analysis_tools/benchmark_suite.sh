@@ -63,6 +63,14 @@ if "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
         --cfg-options model.compile.fold_norm=True
     bench b512_short_attn_256_recompute_gelu "$B" --batch 512 "${G[@]}" --no-peer --compile \
         --short-attn-tokens 256 "${RG[@]}"
+    # fc1's bias gradient summed per sample, inside GELU's backward kernel
+    # (model.compile.fuse_bias_grad): projected faster, alone and with a memory option
+    bench b512_fuse_bias_grad "$B" --batch 512 "${G[@]}" --no-peer --compile \
+        --cfg-options model.compile.fuse_bias_grad=True
+    bench b512_fold_norm_fuse_bias_grad "$B" --batch 512 "${G[@]}" --no-peer --compile \
+        --cfg-options model.compile.fold_norm=True model.compile.fuse_bias_grad=True
+    bench l256_recompute_gelu_fuse_bias_grad "$L" --batch 256 "${G[@]}" --no-peer --compile \
+        --cfg-options model.compile.recompute_gelu=True model.compile.fuse_bias_grad=True
     bench l256_bf16_compile_peer "$L" --batch 256 "${G[@]}" --compile
     bench l256_recompute_gelu "$L" --batch 256 "${G[@]}" --no-peer --compile "${RG[@]}"
     bench h_recompute_gelu "$H" --batch 64 "${G[@]}" --no-peer --compile "${RG[@]}"

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .attention import Attention
+from .bias_grad import linear
 from .drop_path import DropPath
 from .folded_norm import fold, normalize
 from .masking import gather_tokens
@@ -37,19 +38,25 @@ class Mlp(nn.Module):
             pass and recompute GELU there. The compiled graph otherwise keeps GELU's output
             too (fc2's weight gradient reads it), two hidden-width tensors a block. Eager
             runs are unaffected. Defaults to False.
+        fuse_bias_grad (bool): Under torch.compile, sum fc1's bias gradient per sample
+            first, so that GELU's backward kernel computes it (:mod:`.bias_grad`). Eager runs
+            are unaffected. Defaults to False.
     """
 
-    def __init__(self, embed_dims: int, hidden_dims: int, recompute_act: bool = False) -> None:
+    def __init__(self, embed_dims: int, hidden_dims: int, recompute_act: bool = False,
+                 fuse_bias_grad: bool = False) -> None:
         super().__init__()
         self.fc1 = nn.Linear(embed_dims, hidden_dims)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_dims, embed_dims)
         self.recompute_act = recompute_act
+        self.fuse_bias_grad = fuse_bias_grad
 
     def forward(self, x: torch.Tensor, norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:
         """x (..., embed_dims) -> (..., embed_dims); with ``norm``, x is ``normalize(t,
         norm.eps)`` and fc1 applies ``norm``'s scale and shift (:mod:`.folded_norm`)."""
-        h = self.fc1(x) if norm is None else F.linear(x, *fold(norm, self.fc1))  # (..., hidden)
+        weight, bias = (self.fc1.weight, self.fc1.bias) if norm is None else fold(norm, self.fc1)
+        h = linear(x, weight, bias, self.fuse_bias_grad)  # (..., hidden)
         return self.fc2(recomputed(self.act, h, self.recompute_act))
 
 
