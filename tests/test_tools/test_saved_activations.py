@@ -1,5 +1,6 @@
 """Counting what a step saves for backward: exact on a known graph, eager and compiled, linear in
-the batch for MAE, and the tool's estimate for both implementations."""
+the batch for MAE, the tool's estimate for both implementations, and its refusal to compare
+memory options of an uncompiled model."""
 import json
 
 import pytest
@@ -63,3 +64,11 @@ def test_tool_estimates_both_models(tmp_path):
         assert r['estimate_gib'] == pytest.approx(r['activations_gib'] + r['state_gib'])
         assert r['largest'] and r['measured'][0][0] == 2 and r['measured'][1][0] == 4
     assert 'estimated memory ratio mae_mm / mmpretrain' in report
+
+
+def test_tool_options_need_a_compiled_model():
+    proc = run_tool('analysis_tools/saved_activations.py', PRETRAIN_DEMO, '--no-peer',
+                    '--options', 'recompute_gelu', check=False)
+    assert proc.returncode != 0
+    assert 'model.compile=False; add --cfg-options model.compile=True' in proc.stderr
+    assert 'activations GiB' not in proc.stdout  # refused before measuring

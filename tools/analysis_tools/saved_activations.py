@@ -13,11 +13,8 @@ saved activations for mae_mm, 21.5 GiB with the state, where an H100 measured a 
 (the same SDPA attention; docs/benchmarks.md): what torch.compile keeps is decided before code
 generation, alike on both devices. Transient buffers are not counted.
 
-A compiled mae_mm also reports the bytes its generated kernels move (``mae_mm.benchmark.traffic``;
-the matrix multiplies and attention apart), extrapolated the same way. ``--options`` repeats
-mae_mm with each memory option of ``model.compile`` on ('+' joins several) and prints what each
-saves against the time its added bytes take at ``--bandwidth``: the speed cost of a recompute
-option, projected without a GPU.
+``--options`` repeats mae_mm with each memory option of ``model.compile`` on ('+' joins
+several) and prints what each saves; ``kernel_traffic.py`` projects what each costs in time.
 """
 import argparse
 import copy
@@ -32,10 +29,8 @@ from mmengine.utils import import_modules_from_strings
 from mae_mm.benchmark.models import (batch_samples, build_mmpretrain_mae, size_of,
                                      with_compile_options)
 from mae_mm.benchmark.saved import Saved, at_batch, saved_activations
-from mae_mm.benchmark.traffic import inductor_traffic
 
 GIB = 2**30
-GB = 1e9
 STATE_BYTES = 16  # per parameter: fp32 weight, gradient, AdamW exp_avg and exp_avg_sq
 
 
@@ -52,10 +47,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--options', nargs='+', default=[],
                         help="model.compile memory options to compare, each run on its own; "
                              "'+' joins several, e.g. fold_norm+recompute_gelu")
-    parser.add_argument('--bandwidth', type=float, default=2600,
-                        help='GB/s the generated kernels run at, to turn added bytes into time '
-                             '(default: an H100 running the GELU kernels of a ViT-B step, '
-                             'docs/benchmarks.md)')
     parser.add_argument('--json', help='write the results here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, e.g. model.compile=False')
@@ -77,13 +68,10 @@ def measure(name: str, model: torch.nn.Module, size: dict, args: argparse.Namesp
     such as bf16 copies of the weights, do not grow)."""
     dtype = torch.bfloat16 if args.precision == 'bf16' else torch.float32
     runs: List[List[Saved]] = []
-    moved: List[Tuple[int, int]] = []  # (batch, bytes of the generated kernels)
     for batch in (args.small, 2 * args.small):
         inputs, forward = loss_fn(name, model, batch, size, device)
-        with inductor_traffic() as traffic, \
-                torch.autocast(device.type, dtype, enabled=args.precision != 'fp32'):
+        with torch.autocast(device.type, dtype, enabled=args.precision != 'fp32'):
             runs.append(saved_activations(forward, [*model.parameters(), inputs]))
-        moved.append((batch, traffic.kernel_bytes))
         model.zero_grad(set_to_none=True)
     points = [(b, sum(g.nbytes for g in run)) for b, run in zip((args.small, 2 * args.small), runs)]
     activations = at_batch(points[0], points[1], args.batch)
@@ -92,25 +80,19 @@ def measure(name: str, model: torch.nn.Module, size: dict, args: argparse.Namesp
     state = STATE_BYTES * sum(p.numel() for p in model.parameters())
     return dict(measured=points, activations_gib=activations / GIB, state_gib=state / GIB,
                 estimate_gib=(activations + state) / GIB,
-                kernel_gb=at_batch(*moved, args.batch) / GB if moved[0][1] else None,
                 largest=[dict(shape=g.shape, dtype=str(g.dtype), count=g.count,
                               gib=g.nbytes * args.batch / (2 * args.small) / GIB)
                          for g in growing[:args.top]])
 
 
 def print_options(base: dict, options: Dict[str, dict], args: argparse.Namespace) -> None:
-    """Each option's saved bytes and kernel bytes against the configured model's."""
-    print(f'\nmemory options against the configured step at batch {args.batch} (time: the added '
-          f'kernel bytes at {args.bandwidth:.0f} GB/s)')
-    print(f'{"option":<32}{"saved GiB":>10}{"less GiB":>10}{"kernels GB":>12}{"more GB":>9}'
-          f'{"more ms":>9}')
-    print(f'{"as configured":<32}{base["activations_gib"]:>10.2f}{"":>10}'
-          f'{base["kernel_gb"]:>12.2f}')
+    """Each option's saved bytes against the configured model's."""
+    print(f'\nmemory options against the configured step at batch {args.batch}')
+    print(f'{"option":<32}{"saved GiB":>10}{"less GiB":>10}')
+    print(f'{"as configured":<32}{base["activations_gib"]:>10.2f}')
     for option, r in options.items():
-        more = r['kernel_gb'] - base['kernel_gb']
         print(f'{option:<32}{r["activations_gib"]:>10.2f}'
-              f'{base["activations_gib"] - r["activations_gib"]:>10.2f}{r["kernel_gb"]:>12.2f}'
-              f'{more:>9.2f}{1e3 * more / args.bandwidth:>9.2f}')
+              f'{base["activations_gib"] - r["activations_gib"]:>10.2f}')
 
 
 def main() -> None:
@@ -135,12 +117,10 @@ def main() -> None:
     print(f'{args.config}: batch {args.batch}, {args.precision}, {device.type}, '
           f'compile={models["mae_mm"].compile_cfg}; measured at batches {args.small} and '
           f'{2 * args.small}')
-    print(f'{"model":<12}{"activations GiB":>17}{"state GiB":>11}{"estimate GiB":>14}'
-          f'{"kernels GB":>12}')
+    print(f'{"model":<12}{"activations GiB":>17}{"state GiB":>11}{"estimate GiB":>14}')
     for name, r in results.items():
-        kernels = '-' if r['kernel_gb'] is None else f'{r["kernel_gb"]:.2f}'
         print(f'{name:<12}{r["activations_gib"]:>17.2f}{r["state_gib"]:>11.2f}'
-              f'{r["estimate_gib"]:>14.2f}{kernels:>12}')
+              f'{r["estimate_gib"]:>14.2f}')
     if 'mmpretrain' in results:
         ratio = results['mae_mm']['estimate_gib'] / results['mmpretrain']['estimate_gib']
         print(f'estimated memory ratio mae_mm / mmpretrain: {ratio:.3f}x')
@@ -154,7 +134,7 @@ def main() -> None:
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(config=args.config, batch=args.batch, precision=args.precision,
-                           device=device.type, bandwidth_gb_s=args.bandwidth, results=results,
+                           device=device.type, results=results,
                            options=options), f, indent=2)
 
 
