@@ -11,9 +11,11 @@ CUDA device that reports an H100's properties: only Inductor's scheduling runs, 
 GPU, and code generation stops once its kernels are counted. That counts what Triton would
 fuse and the CPU would not: a LayerNorm backward's input gradient (a sum along each row) and
 weight gradients (sums down the columns) in one pass ("mix-order" reductions), a concatenation
-written as one pointwise kernel. Inductor mixes reduction orders only for tensors of at least
-4,096 rows and 5M elements; counting skips those size checks
-(``mix_order_reduction_non_strict_mode``), since the small batches counted stand for large ones.
+written as one pointwise kernel. Other choices depend on the sizes too (which sums Inductor
+splits into kernels of their own), so count at the batch that matters: without running the
+graphs (``run=False``) that is cheap at any batch. Inductor mixes reduction orders only for
+tensors of at least 4,096 rows and 5M elements; counting skips those size checks
+(``mix_order_reduction_non_strict_mode``), so that small test models fuse as large ones do.
 """
 import contextlib
 import copy
@@ -139,6 +141,7 @@ class _Unrun(OutputCode):
 
 
 def _unrun(gm: torch.fx.GraphModule) -> _Unrun:
+    """Stands for ``gm`` without compiling or running it."""
     (outputs,) = gm.graph.find_nodes(op='output')[0].args
     return _Unrun(outputs=[n.meta['val'] if isinstance(n, torch.fx.Node) else n
                            for n in outputs])

@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config')
     parser.add_argument('--batch', type=int, default=512, help='batch to project for')
     parser.add_argument('--options', nargs='+', default=[],
-                        help="model.compile memory options, each counted on its own; '+' joins "
+                        help="model.compile options, each counted on its own; '+' joins "
                              "several, e.g. fold_norm+recompute_gelu")
     parser.add_argument('--bandwidth', type=float, default=2600,
                         help='GB/s of the generated kernels (default: an H100 running the GELU '
