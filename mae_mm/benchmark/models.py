@@ -3,7 +3,8 @@ import copy
 from typing import Callable, List, Union
 
 import torch
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
+from mmengine.utils import import_modules_from_strings
 from mmpretrain.structures import DataSample
 
 from mae_mm.models import MAE
@@ -84,6 +85,17 @@ def optim_wrapper_cfg(config_wrapper: dict, precision: str, ours: bool,
         return cfg
     cfg.update(type='mae_mm.AmpOptimWrapper' if ours else 'AmpOptimWrapper',
                dtype={'bf16': 'bfloat16', 'fp16': 'float16'}[precision])
+    return cfg
+
+
+def load_config(path: str, cfg_options: dict) -> Config:
+    """The config at ``path`` with ``cfg_options`` merged in, its custom modules imported and
+    its default scope (mmpretrain's unless it names one) made current, as the tools use it."""
+    from mmengine.registry import init_default_scope
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(cfg_options)
+    import_modules_from_strings(**cfg.get('custom_imports', {}))
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     return cfg
 
 

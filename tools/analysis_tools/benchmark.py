@@ -29,12 +29,11 @@ import torch._dynamo
 from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
-from mmengine.utils import import_modules_from_strings
 
 from mae_mm.benchmark.flops import mae_train_flops
 from mae_mm.models.layers import short_attention
-from mae_mm.benchmark.models import (PredictEveryPatchMAE, build_mmpretrain_mae, make_step,
-                                     optim_wrapper_cfg, size_of, warm_up_libraries)
+from mae_mm.benchmark.models import (PredictEveryPatchMAE, build_mmpretrain_mae, load_config,
+                                     make_step, optim_wrapper_cfg, size_of, warm_up_libraries)
 from mae_mm.benchmark.timing import (matmul_peak_flops, median, own_peak_bytes, synchronize,
                                       time_block, time_steps)
 
@@ -215,10 +214,7 @@ def main() -> None:
     args = parse_args()
     if args.short_attn_tokens is not None:  # read by every attention layer at its call
         short_attention.MAX_TOKENS = args.short_attn_tokens
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
-    import_modules_from_strings(**cfg.get('custom_imports', {}))
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(args.config, args.cfg_options)
     MMLogger.get_current_instance().setLevel('WARNING')  # no per-parameter optimizer lines
     if args.memory_child:
         memory_child(cfg, args)

@@ -22,11 +22,10 @@ import json
 from typing import Dict, Tuple
 
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.utils import import_modules_from_strings
+from mmengine.config import DictAction
+from mmengine.registry import MODELS
 
-from mae_mm.benchmark.models import batch_samples, with_compile_options
+from mae_mm.benchmark.models import batch_samples, load_config, with_compile_options
 from mae_mm.benchmark.traffic import inductor_traffic
 from mae_mm.models.backbones.vit import parse_arch
 
@@ -81,10 +80,7 @@ def project(counts: Dict[Tuple[int, int], int], num_layers: int, decoder_depth: 
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
-    import_modules_from_strings(**cfg.get('custom_imports', {}))
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(args.config, args.cfg_options)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('data_preprocessor', None)
     if not model_cfg.get('compile'):

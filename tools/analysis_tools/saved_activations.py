@@ -22,11 +22,10 @@ import json
 from typing import Callable, Dict, List, Tuple
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import MODELS, init_default_scope
-from mmengine.utils import import_modules_from_strings
 
-from mae_mm.benchmark.models import (batch_samples, build_mmpretrain_mae, size_of,
+from mae_mm.benchmark.models import (batch_samples, build_mmpretrain_mae, load_config, size_of,
                                      with_compile_options)
 from mae_mm.benchmark.saved import Saved, at_batch, saved_activations
 
@@ -97,10 +96,7 @@ def print_options(base: dict, options: Dict[str, dict], args: argparse.Namespace
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
-    import_modules_from_strings(**cfg.get('custom_imports', {}))
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_config(args.config, args.cfg_options)
     device = torch.device(args.device)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('data_preprocessor', None)
