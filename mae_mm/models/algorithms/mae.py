@@ -132,6 +132,8 @@ class MAE(BaseModel):
 
 
 _COMPILED: Dict[Tuple[Callable, str], Callable] = {}
+# compile options the model's MLPs and blocks apply themselves, not torch.compile's
+MODULE_OPTIONS = ('recompute_gelu', 'fuse_bias_grad', 'recompute_norm', 'fold_norm')
 
 
 def compiled_masked_loss(fn: Callable, options: dict) -> Callable:
@@ -144,11 +146,7 @@ def compiled_masked_loss(fn: Callable, options: dict) -> Callable:
     """
     key = (fn, repr(sorted(options.items())))
     if key not in _COMPILED:
-        options = dict(options)
-        options.pop('recompute_gelu', None)  # applied by the model's MLPs
-        options.pop('fuse_bias_grad', None)
-        options.pop('recompute_norm', None)  # and blocks
-        options.pop('fold_norm', None)
+        options = {k: v for k, v in options.items() if k not in MODULE_OPTIONS}
         budget = options.pop('activation_memory_budget', None)
         if budget is not None:
             options['backend'] = inductor_with_memory_budget(budget)
