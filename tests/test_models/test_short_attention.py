@@ -32,22 +32,31 @@ INTERPRETED = f'''
 import sys
 import torch
 sys.path.insert(0, {str(Path(__file__).parent)!r})
+from mae_mm.models.layers import attention
 from mae_mm.models.layers.short_attention import short_attention
 from test_short_attention import sdpa_reference
 torch.manual_seed(0)
 # 50 tokens, a full tile, a short 5; the decoder's 197 (4 query tiles over 256 keys) and 129
-# (a last query tile of padding only)
+# (a last query tile of padding only); each without and with the projection's bias apart
 for b, n, heads, head_dims in [(2, 50, 3, 16), (1, 64, 2, 32), (3, 5, 1, 16), (2, 197, 2, 32),
                                (1, 129, 1, 16)]:
     qkv = torch.randn(b, n, 3 * heads * head_dims)
     grad = torch.randn(b, n, heads * head_dims)
-    ours_in, ref_in = qkv.clone().requires_grad_(), qkv.clone().requires_grad_()
-    ours, ref = short_attention(ours_in, heads, head_dims), sdpa_reference(ref_in, heads)
-    ours.backward(grad)
-    ref.backward(grad)
-    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
-    print('ok')
+    for bias in (None, torch.randn(3 * heads * head_dims)):
+        ours_in, ref_in = qkv.clone().requires_grad_(), qkv.clone().requires_grad_()
+        if bias is None:
+            ours, ref = short_attention(ours_in, heads, head_dims), sdpa_reference(ref_in, heads)
+        else:
+            ours_bias, ref_bias = bias.clone().requires_grad_(), bias.clone().requires_grad_()
+            ours = short_attention(ours_in, heads, head_dims, ours_bias)
+            ref = sdpa_reference(ref_in + ref_bias, heads)
+        ours.backward(grad)
+        ref.backward(grad)
+        torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
+        if bias is not None:  # a sum over b * n gradients, summed in another order
+            torch.testing.assert_close(ours_bias.grad, ref_bias.grad, rtol=1e-5, atol=1e-4)
+        print('ok')
 # every logit below -88 (q . k / sqrt(d) = -240): exp(-lse) of a padding key overflows fp32
 for n in (5, 150):
     q, k, v = torch.ones(1, n, 16), torch.full((1, n, 16), -60.0), torch.randn(1, n, 16)
@@ -57,6 +66,28 @@ for n in (5, 150):
     sdpa_reference(ref_in, 1).sum().backward()
     torch.testing.assert_close(ours_in.grad, ref_in.grad, rtol=1e-5, atol=1e-5)
     print('ok')
+# an Attention layer handing the kernel qkv's bias (fuse_bias_grad), its LayerNorm folded in
+# or not, against SDPA: every parameter's gradient (the kernel is let run on the CPU here)
+attention.short_attention_supported = lambda *args, **kwargs: True
+for folded in (False, True):
+    ours, ref = attention.Attention(32, 2, fuse_bias_grad=True), attention.Attention(32, 2)
+    ref.short_attn = False
+    norms = [torch.nn.LayerNorm(32) for _ in range(2)]
+    with torch.no_grad():
+        for norm in norms:
+            norm.weight.normal_(), norm.bias.normal_()
+    norms[1].load_state_dict(norms[0].state_dict())
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 50, 32)
+    outs = [layer(x, norm=norm if folded else None) for layer, norm in zip((ours, ref), norms)]
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    for out in outs:
+        out.square().sum().backward()
+    params = [list(ours.parameters()) + list(norms[0].parameters()),
+              list(ref.parameters()) + list(norms[1].parameters())]
+    for p_ours, p_ref in zip(*params):
+        torch.testing.assert_close(p_ours.grad, p_ref.grad, rtol=1e-4, atol=1e-4)
+    print('ok')
 '''
 
 
@@ -65,13 +96,14 @@ def test_kernel_matches_sdpa_in_triton_interpreter():
     """Forward and backward (q, k and v gradients) equal SDPA's in fp32, for 50 tokens, a full
     tile of 64 and a short 5 (padding rows and keys must not leak in), for the decoder's 197 and
     129 (query tiles over a 256-key tile), and with every logit far below zero (padding keys must
-    not overflow into the gradients)."""
+    not overflow into the gradients). With the projection's bias handed to the kernel, the bias
+    gradient it sums equals autograd's, alone and through an Attention layer (folded norm too)."""
     env = dict(os.environ, TRITON_INTERPRET='1', PYTHONPATH=f'{ROOT}{os.pathsep}'
                f'{os.environ.get("PYTHONPATH", "")}')
     run = subprocess.run([sys.executable, '-c', INTERPRETED], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.count('ok') == 7
+    assert run.stdout.count('ok') == 14
 
 
 def test_supported_inputs():
@@ -94,24 +126,52 @@ def test_supported_inputs():
         short_attention(torch.zeros(1, 257, 3 * 16), 1, 16)
 
 
-def test_cpu_attention_is_unchanged_by_the_flag():
-    """Off CUDA the flag changes nothing: the same SDPA numbers, bit for bit."""
+def test_cpu_attention_is_unchanged_by_the_flags():
+    """Off CUDA the flags change nothing: the same SDPA numbers and gradients, bit for bit,
+    under bf16 autocast too."""
     torch.manual_seed(0)
-    on, off = Attention(32, 2), Attention(32, 2, short_attn=False)
+    on = Attention(32, 2, fuse_bias_grad=True)
+    off = Attention(32, 2, short_attn=False)
     off.load_state_dict(on.state_dict())
     x = torch.randn(2, 10, 32)
-    assert torch.equal(on(x), off(x))
+    for dtype in (torch.float32, torch.bfloat16):
+        with torch.autocast('cpu', dtype, enabled=dtype != torch.float32):
+            outs = on(x), off(x)
+        assert torch.equal(*outs)
+        grads = [torch.autograd.grad(out.float().sum(), layer.qkv.bias)[0]
+                 for out, layer in zip(outs, (on, off))]
+        assert torch.equal(*grads)
+
+
+def test_attention_asks_with_the_projection_dtype(monkeypatch):
+    """The layer decides on the kernel before projecting, asking with the dtype the qkv
+    projection will have: autocast's for fp32 and bf16 tokens, fp64 tokens' own (autocast
+    leaves them), the tokens' own without autocast."""
+    from mae_mm.models.layers import attention
+    asked = []
+    monkeypatch.setattr(attention, 'short_attention_supported',
+                        lambda qkv, head_dims, dtype: asked.append(dtype) or False)
+    layer = Attention(32, 2)
+    for dtype, autocast, expected in [(torch.float32, True, torch.bfloat16),
+                                      (torch.bfloat16, True, torch.bfloat16),
+                                      (torch.float64, True, torch.float64),
+                                      (torch.float32, False, torch.float32)]:
+        with torch.autocast('cpu', torch.bfloat16, enabled=autocast):
+            layer.to(dtype)(torch.randn(2, 10, 32, dtype=dtype))
+        assert asked.pop() == expected
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='the compiled kernel needs CUDA')
 @triton_missing
 @pytest.mark.parametrize('compiled', [False, True])
-def test_attention_layer_matches_sdpa_on_gpu(compiled):
+@pytest.mark.parametrize('fuse_bias_grad', [False, True])
+def test_attention_layer_matches_sdpa_on_gpu(compiled, fuse_bias_grad):
     """An encoder attention layer under bf16 autocast, kernel vs SDPA: outputs and every
     parameter's gradient agree to bf16 rounding, eager and under torch.compile (two batch
-    sizes, so the second compiles with a dynamic batch)."""
+    sizes, so the second compiles with a dynamic batch), with qkv's bias handed to the kernel
+    or not."""
     torch.manual_seed(0)
-    ours = Attention(128, 2).cuda()
+    ours = Attention(128, 2, fuse_bias_grad=fuse_bias_grad).cuda()
     ref = Attention(128, 2, short_attn=False).cuda()
     ref.load_state_dict(ours.state_dict())
     run_ours = torch.compile(ours) if compiled else ours

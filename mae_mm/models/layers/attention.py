@@ -27,12 +27,15 @@ class Attention(nn.Module):
         short_attn (bool): With ``fused_attn``, attend over sequences of at most 64 tokens
             (MAE's visible patches) with mae_mm's Triton kernel when the tokens are bf16 / fp16
             on CUDA (:mod:`.short_attention`); SDPA otherwise. Defaults to True.
+        fuse_bias_grad (bool): Where the short kernel attends, hand it qkv's bias apart: it
+            adds the bias and sums its gradient as it writes the qkv gradient, which autograd
+            would read again for that sum. Elsewhere no effect. Defaults to False.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, qkv_bias: bool = True,
                  fused_attn: bool = True, rel_pos_size: Optional[Tuple[int, int]] = None,
                  rel_pos_bias_size: Optional[Tuple[int, int]] = None,
-                 short_attn: bool = True) -> None:
+                 short_attn: bool = True, fuse_bias_grad: bool = False) -> None:
         super().__init__()
         if embed_dims % num_heads != 0:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads ({num_heads})')
@@ -41,6 +44,7 @@ class Attention(nn.Module):
         self.scale = self.head_dims**-0.5
         self.fused_attn = fused_attn
         self.short_attn = short_attn
+        self.fuse_bias_grad = fuse_bias_grad
         self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.rel_pos_size = rel_pos_size
@@ -74,10 +78,24 @@ class Attention(nn.Module):
         k, v = kv.reshape(b, n, 2, *heads).permute(2, 0, 3, 1, 4).unbind(0)
         return q.reshape(b, -1, *heads).transpose(1, 2), k, v
 
-    def _short_kernel(self, qkv: torch.Tensor) -> bool:
-        """Whether mae_mm's short-sequence kernel attends over this (B, N, 3 * D) qkv."""
+    def _short_kernel(self, x: torch.Tensor) -> bool:
+        """Whether mae_mm's short-sequence kernel attends over the qkv projection of x."""
+        kind = x.device.type  # the projection's dtype: autocast's where it casts x (not fp64)
+        autocast = torch.is_autocast_enabled(kind) and x.dtype != torch.float64
+        dtype = torch.get_autocast_dtype(kind) if autocast else x.dtype
         return (self.fused_attn and self.short_attn and self.rel_pos_size is None
-                and self.rel_pos_bias is None and short_attention_supported(qkv, self.head_dims))
+                and self.rel_pos_bias is None
+                and short_attention_supported(x, self.head_dims, dtype=dtype))
+
+    def _short_attend(self, x: torch.Tensor, norm: Optional[nn.LayerNorm]) -> torch.Tensor:
+        """(B, N, D) -> (B, N, D) through mae_mm's kernel, handing it qkv's bias with
+        ``fuse_bias_grad``."""
+        weight, bias = (self.qkv.weight, self.qkv.bias) if norm is None else fold(norm, self.qkv)
+        if self.fuse_bias_grad and bias is not None:
+            out = short_attention(F.linear(x, weight), self.num_heads, self.head_dims, bias)
+        else:
+            out = short_attention(F.linear(x, weight, bias), self.num_heads, self.head_dims)
+        return self.proj(out)
 
     def forward(self, x: torch.Tensor, grid: Optional[Tuple[int, int]] = None,
                 queries: Optional[torch.Tensor] = None,
@@ -94,9 +112,9 @@ class Attention(nn.Module):
             raise ValueError('attention over a subset of queries does not support relative '
                              'positions; pass queries=None')
         if queries is None:
+            if self._short_kernel(x):
+                return self._short_attend(x, norm)
             qkv = self.qkv(x) if norm is None else F.linear(x, *fold(norm, self.qkv))  # (B, N, 3D)
-            if self._short_kernel(qkv):
-                return self.proj(short_attention(qkv, self.num_heads, self.head_dims))
             b, n, _ = x.shape
             q, k, v = qkv.reshape(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
         else:
