@@ -39,24 +39,39 @@ TILE = 64  # query / key rows per tile; up to 64 tokens the whole sequence is on
 NUM_WARPS = 4  # of 2, 4 and 8, the fastest on an H100 for ViT-B/L's 50 x 64 heads
 
 
+def short_attention_fits(tokens: int, head_dims: int, dtype: torch.dtype,
+                         max_tokens: Optional[int] = None) -> bool:
+    """Whether sequences of ``tokens`` in heads of ``head_dims`` and ``dtype`` are within the
+    kernel's limits, on whatever device.
+
+    Args:
+        tokens (int): Sequence length N.
+        head_dims (int): Width of a head.
+        dtype (torch.dtype): The qkv projection's dtype.
+        max_tokens (int, optional): The longest sequence to accept, at most ``KERNEL_TOKENS``.
+            Defaults to the module's ``MAX_TOKENS``, read at the call.
+    """
+    max_tokens = MAX_TOKENS if max_tokens is None else min(max_tokens, KERNEL_TOKENS)
+    return (dtype in (torch.bfloat16, torch.float16) and tokens <= max_tokens
+            and 16 <= head_dims <= 128 and head_dims & (head_dims - 1) == 0)
+
+
 def short_attention_supported(qkv: torch.Tensor, head_dims: int,
                               max_tokens: Optional[int] = None,
                               dtype: Optional[torch.dtype] = None) -> bool:
-    """Whether :func:`short_attention` handles this (B, N, 3 * heads * head_dims) input.
+    """Whether :func:`short_attention` handles this (B, N, 3 * heads * head_dims) input: on
+    CUDA with Triton, within :func:`short_attention_fits`.
 
     Args:
         qkv (Tensor): The qkv projection's output, or its (B, N, D) input with ``dtype``.
         head_dims (int): Width of a head.
-        max_tokens (int, optional): The longest sequence to accept, at most ``KERNEL_TOKENS``.
-            Defaults to the module's ``MAX_TOKENS``, read at the call.
+        max_tokens (int, optional): See :func:`short_attention_fits`.
         dtype (torch.dtype, optional): The projection's dtype, when ``qkv`` is its input.
             Defaults to ``qkv.dtype``.
     """
-    max_tokens = MAX_TOKENS if max_tokens is None else min(max_tokens, KERNEL_TOKENS)
-    dtype = qkv.dtype if dtype is None else dtype
-    return (triton is not None and qkv.is_cuda and dtype in (torch.bfloat16, torch.float16)
-            and qkv.shape[1] <= max_tokens and 16 <= head_dims <= 128
-            and head_dims & (head_dims - 1) == 0)
+    return (triton is not None and qkv.is_cuda
+            and short_attention_fits(qkv.shape[1], head_dims,
+                                     qkv.dtype if dtype is None else dtype, max_tokens))
 
 
 def short_attention(qkv: torch.Tensor, num_heads: int, head_dims: int,
@@ -320,8 +335,9 @@ if triton is not None:
         block_n = _padded(n)
         out = qkv.new_empty(b, n, num_heads * head_dims)
         lse = qkv.new_empty(b * num_heads, block_n, dtype=torch.float32)
-        # without a bias, qkv stands in for its pointer, never read
-        args = (qkv, qkv if bias is None else bias, out, lse, n, num_heads)
+        # without a bias, a 1-element stand-in for its pointer, never read (not qkv: Inductor
+        # gives each tensor argument of a user kernel a buffer of its own, a copy)
+        args = (qkv, qkv.new_empty(1) if bias is None else bias, out, lse, n, num_heads)
         kwargs = dict(scale=head_dims**-0.5, head_dims=head_dims, has_bias=bias is not None,
                       num_warps=NUM_WARPS)
         if block_n == TILE:
@@ -337,15 +353,15 @@ if triton is not None:
                              num_heads: int, head_dims: int
                              ) -> Tuple[torch.Tensor, torch.Tensor]:
         """The qkv gradient, and with ``bias`` the (B * tiles, 3 * heads * head_dims) fp32 sums
-        of it over each tile's tokens (empty without)."""
+        of it over each tile's tokens (one unused element without)."""
         b, n, _ = qkv.shape
         grad_qkv = torch.empty_like(qkv)
         block_n = _padded(n)
+        # without a bias, 1-element stand-ins for its pointer and the sums, never used
         bias_sums = qkv.new_empty((b * (block_n // TILE), qkv.shape[2]) if bias is not None
-                                  else (0,), dtype=torch.float32)
-        # without a bias, qkv and grad_qkv stand in for the pointers, never used
-        args = (qkv, qkv if bias is None else bias, out, grad_out.contiguous(), lse, grad_qkv,
-                grad_qkv if bias is None else bias_sums, n, num_heads)
+                                  else (1,), dtype=torch.float32)
+        args = (qkv, qkv.new_empty(1) if bias is None else bias, out, grad_out.contiguous(), lse,
+                grad_qkv, bias_sums, n, num_heads)
         kwargs = dict(scale=head_dims**-0.5, head_dims=head_dims, has_bias=bias is not None,
                       num_warps=NUM_WARPS)
         if block_n == TILE:  # one tile: dq, dk and dv in one program
