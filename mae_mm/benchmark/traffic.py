@@ -16,6 +16,9 @@ splits into kernels of their own), so count at the batch that matters: without r
 graphs (``run=False``) that is cheap at any batch. Inductor mixes reduction orders only for
 tensors of at least 4,096 rows and 5M elements; counting skips those size checks
 (``mix_order_reduction_non_strict_mode``), so that small test models fuse as large ones do.
+Without a GPU, Triton's target is an H100 too, so that user Triton kernels (mae_mm's attention
+kernel, counted with the library calls; ``short_attention_anywhere`` sends layers to it on the
+CPU) are called on their inputs as on a GPU.
 """
 import contextlib
 import copy
@@ -32,6 +35,12 @@ from torch._inductor import scheduler
 from torch._inductor.exc import InductorError
 from torch._inductor.output_code import OutputCode
 from torch.utils._pytree import tree_map
+
+from mae_mm.models.layers import attention, short_attention
+
+if short_attention.triton is not None:
+    from triton.backends.compiler import GPUTarget
+    from triton.runtime import driver as triton_driver
 
 CUDA = torch.device('cuda', 0)
 # what Inductor's scheduling asks of an H100 SXM (torch.cuda.get_device_properties there)
@@ -93,6 +102,36 @@ def _as_h100() -> Iterator[None]:
                                 is_bf16_supported=lambda *a, **k: True).items():
             stack.enter_context(mock.patch.object(CudaInterface, name, staticmethod(value)))
         stack.enter_context(mock.patch.object(scheduler, 'has_triton', lambda: True))
+        yield
+
+
+@contextlib.contextmanager
+def _triton_for_h100() -> Iterator[None]:
+    """Without a GPU, Triton's target is an H100 (sm_90). Inductor reads which tensors a user
+    Triton kernel (mae_mm's short attention) writes from the kernel's compiled IR; with no
+    target it takes every tensor argument as written, and copies each before the call."""
+    if short_attention.triton is None or torch.cuda.is_available():
+        yield
+        return
+    h100 = SimpleNamespace(get_current_target=lambda: GPUTarget('cuda', 90, 32))
+    with mock.patch.object(triton_driver, '_active', h100):
+        yield
+
+
+@contextlib.contextmanager
+def short_attention_anywhere() -> Iterator[None]:
+    """mae_mm's attention layers take the short-sequence kernel wherever it fits, the CPU too,
+    as they would on a GPU (the encoder's 50 tokens). The CPU cannot run the kernel: count
+    such a step with ``inductor_traffic(run=False)``. Without Triton nothing changes."""
+    if short_attention.triton is None:
+        yield
+        return
+
+    def fits(qkv: torch.Tensor, head_dims: int, max_tokens=None, dtype=None) -> bool:
+        dtype = qkv.dtype if dtype is None else dtype
+        return short_attention.short_attention_fits(qkv.shape[1], head_dims, dtype, max_tokens)
+
+    with mock.patch.object(attention, 'short_attention_supported', fits):
         yield
 
 
@@ -187,6 +226,7 @@ def inductor_traffic(run: bool = True) -> Iterator[Traffic]:
     torch._dynamo.reset()
     with inductor_config.patch(fx_graph_cache=False), \
             torch._functorch.config.patch(enable_autograd_cache=False), \
-            mock.patch.object(compile_fx, '_compile_fx_inner', compile_and_count):
+            mock.patch.object(compile_fx, '_compile_fx_inner', compile_and_count), \
+            _triton_for_h100():
         yield traffic
     torch._dynamo.reset()

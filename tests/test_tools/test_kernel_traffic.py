@@ -1,7 +1,8 @@
 """Inductor's byte counts of a compiled step, as on an H100: what recomputing GELU adds, exactly;
 a LayerNorm backward's reductions along and across rows share one pass, as Triton fuses them;
-the per-block projection of kernel_traffic.py matches a count of the whole model; the tool
-refuses an uncompiled model before counting anything."""
+mae_mm's attention kernel is called on its inputs as they are, and its bias sums are all it
+adds; the per-block projection of kernel_traffic.py matches a count of the whole model; the
+tool refuses an uncompiled model before counting anything."""
 import json
 
 import pytest
@@ -13,7 +14,8 @@ from mmengine.registry import MODELS, init_default_scope
 
 from conftest import PRETRAIN_DEMO, run_tool, tiny_mae
 from mae_mm.benchmark.models import batch_samples
-from mae_mm.benchmark.traffic import inductor_traffic
+from mae_mm.benchmark.traffic import inductor_traffic, short_attention_anywhere
+from mae_mm.models.layers import short_attention as kernel_module
 
 
 def step_traffic(batch: int, **options):
@@ -60,10 +62,30 @@ def test_layer_norm_backward_reads_its_inputs_once():
     assert 7 <= moved(False) < 7.5
 
 
+@pytest.mark.skipif(kernel_module.triton is None, reason='Triton is not installed')
+def test_short_attention_kernel_is_counted_as_on_a_gpu():
+    """Around mae_mm's kernel (a user Triton kernel, counted with the library calls) the
+    generated kernels move exactly what the graph computes: 2 x qkv (x 2) and 2 x the output
+    (x 3), forward and backward; no copies of the kernel's inputs (with no GPU, Inductor reads
+    which arguments it writes from its IR for an H100). With qkv's bias handed to the kernel,
+    only the sum of its per-image sums is added: (B + 1) x 3D fp32."""
+    def f(qkv, bias):
+        return kernel_module.short_attention(qkv * 2, 2, 16, bias) * 3
+
+    qkv = torch.randn(4, 50, 96, dtype=torch.bfloat16, requires_grad=True)
+    for bias, sums in [(None, 0), (torch.randn(96, requires_grad=True), (4 + 1) * 96 * 4)]:
+        with inductor_traffic(run=False) as traffic:
+            out = torch.compile(f)(qkv, bias)
+            out.backward(torch.randn_like(out))
+        assert traffic.graphs == 2 and traffic.library_bytes > 0
+        assert traffic.kernel_bytes == 2 * (2 * qkv.nbytes + 2 * out.nbytes) + sums
+
+
 @pytest.mark.slow
 def test_per_block_projection_matches_the_whole_model(tmp_path):
-    """The demo MAE (6 + 2 blocks) at batch 8, counted by the tool with 1-2 blocks (graphs not
-    run) and extrapolated, comes within 1% of counting the whole model as it runs."""
+    """The demo MAE (6 + 2 blocks) at batch 8, counted by the tool with 1-2 blocks and
+    extrapolated, comes within 1% of counting the whole model, the encoder on mae_mm's
+    attention kernel in both (graphs not run: the CPU cannot run it)."""
     out = tmp_path / 'traffic.json'
     report = run_tool('analysis_tools/kernel_traffic.py', PRETRAIN_DEMO, '--batch', '8',
                       '--json', str(out), '--cfg-options', 'model.compile=True').stdout
@@ -75,7 +97,8 @@ def test_per_block_projection_matches_the_whole_model(tmp_path):
     cfg.model.pop('data_preprocessor')
     model = MODELS.build(dict(cfg.model, compile=True)).train()
     inputs = torch.randn(8, 3, 64, 64)
-    with inductor_traffic() as traffic, torch.autocast('cpu', torch.bfloat16):
+    with short_attention_anywhere(), inductor_traffic(run=False) as traffic, \
+            torch.autocast('cpu', torch.bfloat16):
         model.loss(inputs, batch_samples(model, 8, 'cpu', with_masks=True))['loss'].backward()
     assert projected['as configured'] * 1e9 == pytest.approx(traffic.kernel_bytes, rel=0.01)
 

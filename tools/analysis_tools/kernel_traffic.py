@@ -11,10 +11,9 @@ and fuses depends on their sizes, and not run. Counting a full-depth ViT-B/L/H s
 minutes an option; this counts MAEs of the config's widths with one and two encoder blocks and
 one and two decoder blocks and extrapolates: the bytes grow linearly in the depth.
 
-On a CPU the encoder attends with SDPA, where a GPU runs mae_mm's short kernel
-(``short_attention.py``): the count then has one copy of the q, k and v gradients into qkv's
-layout per encoder block that the GPU does not (6 units of tokens x width), the same with every
-option. ``--step-ms``, a measured step time of the configured model, adds the projected img/s.
+The encoder attends with mae_mm's short kernel (``short_attention.py``) wherever it fits, as
+on a GPU, the CPU included (``short_attention_anywhere``). ``--step-ms``, a measured step time
+of the configured model, adds the projected img/s.
 """
 import argparse
 import copy
@@ -26,7 +25,7 @@ from mmengine.config import DictAction
 from mmengine.registry import MODELS
 
 from mae_mm.benchmark.models import batch_samples, load_config, with_compile_options
-from mae_mm.benchmark.traffic import inductor_traffic
+from mae_mm.benchmark.traffic import inductor_traffic, short_attention_anywhere
 from mae_mm.models.backbones.vit import parse_arch
 
 DEPTHS = ((1, 1), (2, 1), (1, 2))  # (encoder, decoder) blocks of the models counted
@@ -66,7 +65,8 @@ def kernel_bytes(model_cfg: dict, batch: int) -> int:
     img_size = model.backbone.patch_embed.img_size[0]
     inputs = torch.randn(batch, 3, img_size, img_size)
     samples = batch_samples(model, batch, 'cpu', with_masks=True)
-    with inductor_traffic(run=False) as traffic, torch.autocast('cpu', torch.bfloat16):
+    with short_attention_anywhere(), inductor_traffic(run=False) as traffic, \
+            torch.autocast('cpu', torch.bfloat16):
         model.loss(inputs, samples)['loss'].backward()
     return traffic.kernel_bytes
 
