@@ -76,6 +76,10 @@ def paths(heads: int, head_dims: int, qkv: torch.Tensor) -> Dict[str, Callable]:
         found['mae_mm short kernel'] = lambda x: short_attention(x, heads, head_dims)
         found['mae_mm short kernel, compiled'] = torch.compile(
             lambda x: short_attention(x, heads, head_dims), dynamic=False)
+        # fuse_bias_grad: the kernel adds qkv's (here zero) bias and sums its gradient
+        bias = torch.zeros(qkv.shape[-1], device=qkv.device, requires_grad=True)
+        found['  + bias and its grad, compiled'] = torch.compile(
+            lambda x: short_attention(x, heads, head_dims, bias), dynamic=False)
     return found
 
 
