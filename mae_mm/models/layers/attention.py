@@ -72,7 +72,7 @@ class Attention(nn.Module):
         b, n, d = x.shape
         heads = (self.num_heads, self.head_dims)
         # rows: q, then k, then v
-        weight, bias = (self.qkv.weight, self.qkv.bias) if norm is None else fold(norm, self.qkv)
+        weight, bias = fold(norm, self.qkv)
         q = F.linear(queries, weight[:d], None if bias is None else bias[:d])
         kv = F.linear(x, weight[d:], None if bias is None else bias[d:])
         k, v = kv.reshape(b, n, 2, *heads).permute(2, 0, 3, 1, 4).unbind(0)
@@ -90,7 +90,7 @@ class Attention(nn.Module):
     def _short_attend(self, x: torch.Tensor, norm: Optional[nn.LayerNorm]) -> torch.Tensor:
         """(B, N, D) -> (B, N, D) through mae_mm's kernel, handing it qkv's bias with
         ``fuse_bias_grad``."""
-        weight, bias = (self.qkv.weight, self.qkv.bias) if norm is None else fold(norm, self.qkv)
+        weight, bias = fold(norm, self.qkv)
         if self.fuse_bias_grad and bias is not None:
             out = short_attention(F.linear(x, weight), self.num_heads, self.head_dims, bias)
         else:

@@ -55,7 +55,7 @@ class Mlp(nn.Module):
     def forward(self, x: torch.Tensor, norm: Optional[nn.LayerNorm] = None) -> torch.Tensor:
         """x (..., embed_dims) -> (..., embed_dims); with ``norm``, x is ``normalize(t,
         norm.eps)`` and fc1 applies ``norm``'s scale and shift (:mod:`.folded_norm`)."""
-        weight, bias = (self.fc1.weight, self.fc1.bias) if norm is None else fold(norm, self.fc1)
+        weight, bias = fold(norm, self.fc1)
         h = linear(x, weight, bias, self.fuse_bias_grad)  # (..., hidden)
         return self.fc2(recomputed(self.act, h, self.recompute_act))
 

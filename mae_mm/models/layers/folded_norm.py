@@ -44,8 +44,12 @@ def normalize(x: torch.Tensor, eps: float) -> torch.Tensor:
     return _Normalize.apply(x, eps, dtype)
 
 
-def fold(norm: nn.LayerNorm, linear: nn.Linear) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """``linear``'s weight (out, in) and bias (out,) with ``norm``'s scale and shift folded in."""
+def fold(norm: Optional[nn.LayerNorm], linear: nn.Linear
+         ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """``linear``'s weight (out, in) and bias (out,) with ``norm``'s scale and shift folded in;
+    its own when ``norm`` is None."""
+    if norm is None:
+        return linear.weight, linear.bias
     weight = linear.weight * norm.weight  # input column j scaled by norm.weight[j]
     shift = (linear.weight * norm.bias).sum(-1)  # W @ shift, as fp32 elementwise ops
     return weight, shift if linear.bias is None else linear.bias + shift
