@@ -39,6 +39,18 @@ def test_fold_matches_layer_norm_then_linear(x_scale, x_shift):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 
+def test_compiled_fold_matches_eager_in_fp32():
+    """Compiled in fp32, the input gradient too. torch 2.11's compile returned a zero input
+    gradient from an autograd.Function whose forward casts to the dtype it already has
+    (``normalize``'s did, before it cast only when needed)."""
+    layers = norm_and_linear()
+    x = torch.randn(2, 7, 32)
+    torch._dynamo.reset()
+    compiled = torch.compile(folded, backend='aot_eager')
+    for got, want in zip(grads(layers, compiled, x), grads(layers, folded, x)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_fold_under_bf16_autocast_keeps_one_token_tensor():
     """Under autocast the normalized tokens are bf16, kept once for the norm's backward and the
     linear layer's weight gradient alike (LayerNorm -> Linear keeps the norm's input as

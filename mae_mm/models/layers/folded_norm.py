@@ -19,7 +19,9 @@ class _Normalize(torch.autograd.Function):
         x32 = x.float()
         var, mean = torch.var_mean(x32, dim=-1, keepdim=True, correction=0)
         rstd = torch.rsqrt(var + eps)  # (..., 1)
-        out = ((x32 - mean) * rstd).to(dtype)  # (..., D)
+        out = (x32 - mean) * rstd  # (..., D) fp32
+        if dtype != out.dtype:  # not a no-op .to: torch 2.11's compile then zeroes x's gradient
+            out = out.to(dtype)
         ctx.save_for_backward(out, rstd)
         ctx.in_dtype = x.dtype
         return out
