@@ -79,7 +79,8 @@ def _resources(cubin: bytes) -> tuple:
 
 def compile_short_attention(head_dims: int, dtype: torch.dtype = torch.bfloat16, arch: int = 90,
                             kernels: Optional[Sequence[str]] = None,
-                            biases: Sequence[bool] = (False, True)) -> List[KernelResources]:
+                            biases: Sequence[bool] = (False, True),
+                            num_warps: Optional[int] = None) -> List[KernelResources]:
     """Compile short_attention.py's kernels for a CUDA GPU of compute capability ``arch`` and
     return what each takes, as ``short_attention`` launches them.
 
@@ -90,6 +91,8 @@ def compile_short_attention(head_dims: int, dtype: torch.dtype = torch.bfloat16,
             Defaults to 90.
         kernels (Sequence[str], optional): Names from :data:`KERNELS`. Defaults to all.
         biases (Sequence[bool]): Compile without and/or with the qkv bias. Defaults to both.
+        num_warps (int, optional): Warps per program. Defaults to the ``NUM_WARPS`` the kernels
+            are launched with.
 
     Returns:
         list[KernelResources]: One per kernel and bias setting, in that order.
@@ -115,7 +118,7 @@ def compile_short_attention(head_dims: int, dtype: torch.dtype = torch.bfloat16,
             source = ASTSource(fn=kernel, signature=_signature(kernel, dtype),
                                constexprs=constants)
             compiled = triton.compile(source, target=target,
-                                      options=dict(num_warps=short_attention.NUM_WARPS))
+                                      options=dict(num_warps=num_warps or short_attention.NUM_WARPS))
             registers, stack_bytes = _resources(compiled.asm['cubin'])
             found.append(KernelResources(name, has_bias, registers, stack_bytes,
                                          compiled.metadata.shared))

@@ -15,6 +15,7 @@ import json
 import torch
 
 from mae_mm.benchmark.kernel_resources import compile_short_attention
+from mae_mm.models.layers.short_attention import NUM_WARPS
 
 DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
 
@@ -26,23 +27,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--dtype', choices=DTYPES, default='bf16')
     parser.add_argument('--arch', type=int, default=90,
                         help='compute capability, major * 10 + minor (default: 90, an H100)')
+    parser.add_argument('--warps', type=int,
+                        help='warps per program (default: the NUM_WARPS the kernels launch with)')
     parser.add_argument('--json', help='write the figures here')
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    found = compile_short_attention(args.head_dims, DTYPES[args.dtype], args.arch)
+    found = compile_short_attention(args.head_dims, DTYPES[args.dtype], args.arch,
+                                    num_warps=args.warps)
     import triton  # there: compile_short_attention needs it
-    print(f'Triton {triton.__version__}, sm_{args.arch}, {args.dtype}, heads of {args.head_dims}')
+    warps = args.warps or NUM_WARPS
+    print(f'Triton {triton.__version__}, sm_{args.arch}, {args.dtype}, heads of {args.head_dims}, '
+          f'{warps} warps')
     print(f'{"kernel":<18} {"bias":<5} {"registers":>9} {"spilled B":>9} {"shared KiB":>10}')
     for kernel in found:
         print(f'{kernel.name:<18} {str(kernel.has_bias):<5} {kernel.registers:>9} '
               f'{kernel.stack_bytes:>9} {kernel.shared_bytes / 1024:>10.1f}')
     if args.json:
         with open(args.json, 'w') as file:
-            json.dump(dict(vars(args), triton=triton.__version__, kernels=[dataclasses.asdict(k) for k in found]), file,
-                      indent=1)
+            json.dump(dict(vars(args), triton=triton.__version__,
+                           kernels=[dataclasses.asdict(k) for k in found]), file, indent=1)
 
 
 if __name__ == '__main__':
