@@ -24,9 +24,8 @@ except ImportError:  # no Triton: compile_short_attention says so
 
 from mae_mm.models.layers import short_attention
 
-# every kernel in short_attention.py, and whether it is a tiled one (sequences over one tile)
-KERNELS = {'_fwd_kernel': False, '_bwd_kernel': False, '_fwd_tiled_kernel': True,
-           '_bwd_kv_kernel': True, '_bwd_q_kernel': True}
+# every kernel in short_attention.py; the first two serve sequences of one tile (the encoder's)
+KERNELS = ('_fwd_kernel', '_bwd_kernel', '_fwd_tiled_kernel', '_bwd_kv_kernel', '_bwd_q_kernel')
 _FP32_POINTERS = ('lse', 'bias_sums')
 _INTEGERS = ('tokens', 'heads')
 _TRITON_DTYPES = {torch.bfloat16: 'bf16', torch.float16: 'fp16'}
@@ -111,14 +110,14 @@ def compile_short_attention(head_dims: int, dtype: torch.dtype = torch.bfloat16,
     for name in KERNELS if kernels is None else kernels:
         kernel = getattr(short_attention, name)
         for has_bias in biases:
-            constants = dict(scale=head_dims**-0.5, head_dims=head_dims, has_bias=has_bias,
+            constants = dict(short_attention.kernel_constants(head_dims, has_bias),
                              block=short_attention.TILE)
-            if KERNELS[name]:
+            if 'block_n' in kernel.arg_names:  # a tiled kernel, built for the longest sequence
                 constants['block_n'] = short_attention.KERNEL_TOKENS
             source = ASTSource(fn=kernel, signature=_signature(kernel, dtype),
                                constexprs=constants)
-            compiled = triton.compile(source, target=target,
-                                      options=dict(num_warps=num_warps or short_attention.NUM_WARPS))
+            options = dict(num_warps=num_warps or short_attention.NUM_WARPS)
+            compiled = triton.compile(source, target=target, options=options)
             registers, stack_bytes = _resources(compiled.asm['cubin'])
             found.append(KernelResources(name, has_bias, registers, stack_bytes,
                                          compiled.metadata.shared))

@@ -11,7 +11,7 @@ from mae_mm.models.layers import short_attention
 pytestmark = pytest.mark.skipif(short_attention.triton is None, reason='Triton is not installed')
 
 SHARED_PER_PROGRAM = {80: 163 * 1024, 90: 227 * 1024}  # the most a program may ask for
-ENCODER_KERNELS = [name for name, tiled in KERNELS.items() if not tiled]
+ENCODER_KERNELS = KERNELS[:2]  # sequences of one tile
 
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])

@@ -100,6 +100,11 @@ def short_attention(qkv: torch.Tensor, num_heads: int, head_dims: int,
     return out
 
 
+def kernel_constants(head_dims: int, has_bias: bool) -> dict:
+    """The compile-time arguments every kernel here is launched with, besides its tile sizes."""
+    return dict(scale=head_dims**-0.5, head_dims=head_dims, has_bias=has_bias)
+
+
 def _padded(tokens: int) -> int:
     """A sequence of N tokens padded to whole tiles: one (TILE), two or four."""
     return TILE if tokens <= TILE else 2 * TILE if tokens <= 2 * TILE else KERNEL_TOKENS
@@ -338,8 +343,7 @@ if triton is not None:
         # without a bias, a 1-element stand-in for its pointer, never read (not qkv: Inductor
         # gives each tensor argument of a user kernel a buffer of its own, a copy)
         args = (qkv, qkv.new_empty(1) if bias is None else bias, out, lse, n, num_heads)
-        kwargs = dict(scale=head_dims**-0.5, head_dims=head_dims, has_bias=bias is not None,
-                      num_warps=NUM_WARPS)
+        kwargs = dict(kernel_constants(head_dims, bias is not None), num_warps=NUM_WARPS)
         if block_n == TILE:
             wrap_triton(_fwd_kernel)[(b * num_heads,)](*args, block=block_n, **kwargs)
         else:
@@ -362,8 +366,7 @@ if triton is not None:
                                   else (1,), dtype=torch.float32)
         args = (qkv, qkv.new_empty(1) if bias is None else bias, out, grad_out.contiguous(), lse,
                 grad_qkv, bias_sums, n, num_heads)
-        kwargs = dict(scale=head_dims**-0.5, head_dims=head_dims, has_bias=bias is not None,
-                      num_warps=NUM_WARPS)
+        kwargs = dict(kernel_constants(head_dims, bias is not None), num_warps=NUM_WARPS)
         if block_n == TILE:  # one tile: dq, dk and dv in one program
             wrap_triton(_bwd_kernel)[(b * num_heads,)](*args, block=block_n, **kwargs)
         else:  # every (key tile) sums over the query tiles; every (query tile) over the keys
