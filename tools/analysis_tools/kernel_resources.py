@@ -13,6 +13,7 @@ import dataclasses
 import json
 
 import torch
+import triton
 
 from mae_mm.benchmark.kernel_resources import compile_short_attention
 from mae_mm.models.layers.short_attention import NUM_WARPS
@@ -37,7 +38,6 @@ def main() -> None:
     args = parse_args()
     found = compile_short_attention(args.head_dims, DTYPES[args.dtype], args.arch,
                                     num_warps=args.warps)
-    import triton  # there: compile_short_attention needs it
     warps = args.warps or NUM_WARPS
     print(f'Triton {triton.__version__}, sm_{args.arch}, {args.dtype}, heads of {args.head_dims}, '
           f'{warps} warps')

@@ -105,6 +105,13 @@ def kernel_constants(head_dims: int, has_bias: bool) -> dict:
     return dict(scale=head_dims**-0.5, head_dims=head_dims, has_bias=has_bias)
 
 
+def _bias_arg(qkv: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """``bias``, or without one a 1-element stand-in for its pointer that the kernels never read
+    (not ``qkv`` itself: Inductor gives each tensor argument of a user kernel its own buffer, a
+    copy)."""
+    return qkv.new_empty(1) if bias is None else bias
+
+
 def _padded(tokens: int) -> int:
     """A sequence of N tokens padded to whole tiles: one (TILE), two or four."""
     return TILE if tokens <= TILE else 2 * TILE if tokens <= 2 * TILE else KERNEL_TOKENS
@@ -340,9 +347,7 @@ if triton is not None:
         block_n = _padded(n)
         out = qkv.new_empty(b, n, num_heads * head_dims)
         lse = qkv.new_empty(b * num_heads, block_n, dtype=torch.float32)
-        # without a bias, a 1-element stand-in for its pointer, never read (not qkv: Inductor
-        # gives each tensor argument of a user kernel a buffer of its own, a copy)
-        args = (qkv, qkv.new_empty(1) if bias is None else bias, out, lse, n, num_heads)
+        args = (qkv, _bias_arg(qkv, bias), out, lse, n, num_heads)
         kwargs = dict(kernel_constants(head_dims, bias is not None), num_warps=NUM_WARPS)
         if block_n == TILE:
             wrap_triton(_fwd_kernel)[(b * num_heads,)](*args, block=block_n, **kwargs)
@@ -361,11 +366,11 @@ if triton is not None:
         b, n, _ = qkv.shape
         grad_qkv = torch.empty_like(qkv)
         block_n = _padded(n)
-        # without a bias, 1-element stand-ins for its pointer and the sums, never used
+        # without a bias, a 1-element stand-in for the sums, never written
         bias_sums = qkv.new_empty((b * (block_n // TILE), qkv.shape[2]) if bias is not None
                                   else (1,), dtype=torch.float32)
-        args = (qkv, qkv.new_empty(1) if bias is None else bias, out, grad_out.contiguous(), lse,
-                grad_qkv, bias_sums, n, num_heads)
+        args = (qkv, _bias_arg(qkv, bias), out, grad_out.contiguous(), lse, grad_qkv, bias_sums,
+                n, num_heads)
         kwargs = dict(kernel_constants(head_dims, bias is not None), num_warps=NUM_WARPS)
         if block_n == TILE:  # one tile: dq, dk and dv in one program
             wrap_triton(_bwd_kernel)[(b * num_heads,)](*args, block=block_n, **kwargs)
